@@ -1,0 +1,1 @@
+"""The genospec command line (click), installed as `genospec`."""

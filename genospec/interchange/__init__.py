@@ -1,0 +1,1 @@
+"""interchange stage of the genospec pipeline."""

@@ -1,0 +1,1 @@
+"""nn stage of the genospec pipeline."""

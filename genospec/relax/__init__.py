@@ -1,0 +1,1 @@
+"""relax stage of the genospec pipeline."""

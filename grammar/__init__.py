@@ -1,0 +1,1 @@
+"""The genospec grammar (genospec.lark), shipped inside the wheel."""
