@@ -1,0 +1,114 @@
+"""Files -> checked IR: reads a `.gs` file and its imports, then resolves every declaration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import ir
+from ..errors import GenospecError, SpecError, did_you_mean, raise_all
+from . import ast
+from .parser import parse
+from .resolve import Resolver
+
+Decl = ast.SpaceDecl | ast.GenotypeDecl | ast.SearchDecl
+
+
+@dataclass
+class Module:
+    """The checked declarations of one file (imported declarations are reachable by name)."""
+
+    path: str
+    file: ast.File
+    spaces: dict[str, ir.Space] = field(default_factory=dict)
+    genotypes: dict[str, ir.Space] = field(default_factory=dict)
+    recipes: dict[str, ir.Recipe] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def get(self, name: str | None = None) -> ir.Space | ir.Recipe:
+        """The declaration called ``name``, or the file's last declaration when no name is given."""
+        every = {**self.spaces, **self.genotypes, **self.recipes}
+        if name is None:
+            if not self.order:
+                raise SpecError(f"{self.path} declares nothing", None, "add a space, genotype or search")
+            return every[self.order[-1]]
+        if name not in every:
+            raise SpecError(f"{self.path} has no declaration '{name}'", None,
+                            did_you_mean(name, every) or "declared: " + ", ".join(self.order))
+        return every[name]
+
+
+def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
+             errors: list[GenospecError], seen: set[Path]) -> ast.File | None:
+    try:
+        tree = parse(text, str(path))
+    except GenospecError as e:
+        errors.append(e)
+        return None
+    seen.add(path)
+    for d in tree.decls:
+        if isinstance(d, ast.Import):
+            target = (path.parent / d.path).resolve()
+            if target in stack:
+                errors.append(SpecError(f"import cycle: {' -> '.join(p.name for p in [*stack, target])}",
+                                        d.span, "remove one of the imports"))
+                continue
+            if target in seen:
+                continue
+            if not target.is_file():
+                errors.append(SpecError(f"cannot import '{d.path}': no such file", d.span,
+                                        f"paths are relative to {path.parent}"))
+                continue
+            _collect(target, target.read_text(encoding="utf-8"), decls, [*stack, target], errors, seen)
+            continue
+        name = d.name.value
+        if name in decls:
+            first = decls[name].name.span
+            errors.append(SpecError(f"'{name}' is already declared at {first.file}:{first.line}:{first.column}",
+                                    d.name.span, "every space, genotype and search needs its own name"))
+            continue
+        decls[name] = d
+    return tree
+
+
+def loads(text: str, path: str = "<input>") -> Module:
+    """Parse and check ``text``; raise every error found (SpecErrors when several)."""
+    p = Path(path).resolve() if path != "<input>" else Path.cwd() / "<input>"
+    decls: dict[str, Decl] = {}
+    errors: list[GenospecError] = []
+    tree = _collect(p, text, decls, [p], errors, set())
+    if tree is None:
+        raise_all(errors)
+        raise AssertionError("unreachable")
+    module = Module(path, tree)
+    resolver = Resolver(decls)
+    own = [d for d in tree.decls if not isinstance(d, ast.Import) and decls.get(d.name.value) is d]
+    for d in own:
+        name = d.name.value
+        module.order.append(name)
+        if isinstance(d, ast.SpaceDecl):
+            sp = resolver.space(d.name)
+            if sp is not None:
+                module.spaces[name] = sp
+        elif isinstance(d, ast.GenotypeDecl):
+            g = resolver.genotype(d)
+            if g is not None:
+                module.genotypes[name] = g
+        else:
+            r = resolver.recipe(d)
+            if r is not None:
+                module.recipes[name] = r
+    raise_all(errors + resolver.errors)
+    return module
+
+
+def load(path: str | Path) -> Module:
+    """Read and check a `.gs` file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"no such file: {p}", None) from None
+    except (UnicodeDecodeError, IsADirectoryError) as e:
+        raise SpecError(f"cannot read {p}: {e}", None) from None
+    return loads(text, str(p))
