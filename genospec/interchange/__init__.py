@@ -1,1 +1,8 @@
-"""interchange stage of the genospec pipeline."""
+"""interchange stage of the genospec pipeline: DARTS ``Genotype`` and NAS-Bench-201 strings."""
+
+from .darts import (DartsGenotype, darts_genotype, from_darts, load_genotype_file,
+                    parse_genotype, parse_genotype_file, to_darts)
+from .nb201 import parse_nb201, to_nb201
+
+__all__ = ["DartsGenotype", "darts_genotype", "from_darts", "load_genotype_file",
+           "parse_genotype", "parse_genotype_file", "to_darts", "parse_nb201", "to_nb201"]

@@ -1,0 +1,200 @@
+"""The `genospec` command: a few lines per command over library functions.
+
+Exit codes: 0 success; 1 a mistake in a spec file (or `fmt --check` found files to reformat);
+2 bad command-line usage; 3 a runtime failure (missing data or graphviz, a crash); 130 when
+interrupted with Ctrl-C (a search or training run saves a checkpoint first).
+
+Torch is imported only inside the commands that build networks, so `genospec --help`, `fmt`,
+`convert` and `render` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from genospec import __version__
+
+EXAMPLES = {
+    "compile": "genospec compile specs/spaces/darts.gs darts\n"
+               "genospec compile specs/genotypes/darts.gs DARTS_V2 --channels 36 --cells 20 --auxiliary",
+    "render": "genospec render specs/genotypes/darts.gs DARTS_V2 -o darts_v2.svg --cell normal",
+    "fmt": "genospec fmt specs/spaces/*.gs --check",
+    "convert": "genospec convert \"Genotype(normal=[('sep_conv_3x3', 0), ...], ...)\" --to gs\n"
+               "genospec convert '|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|' --to gs\n"
+               "genospec convert specs/genotypes/darts.gs --name DARTS_V2 --to darts",
+}
+
+
+def _epilog(name: str) -> str:
+    lines = EXAMPLES[name].splitlines()
+    return "\b\nExamples:\n" + "\n".join(f"  {ln}" for ln in lines)
+
+
+def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn genospec errors into a message on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from genospec.errors import GenospecError
+        try:
+            return fn(*args, **kwargs)
+        except GenospecError as e:
+            click.echo(str(e), err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genospec")
+def main() -> None:
+    """genospec: write a DARTS-style search space, a search recipe or a genotype as a `.gs`
+    file; check and count it, search it, draw it, train it.
+
+    \b
+    Quick start:
+      genospec compile specs/spaces/darts.gs          # cells, edges, exact space size
+      genospec search specs/searches/darts.gs --quick  # a search on Fashion-MNIST
+      genospec render runs/<run>/genotype.gs -o cell.svg
+      genospec train runs/<run>/genotype.gs --quick
+
+    Exit codes: 0 ok, 1 error in a spec file, 2 usage error, 3 runtime failure, 130 interrupted.
+    """
+
+
+def _load(path: str, name: str | None):
+    from genospec.lang.loader import load
+    module = load(path)
+    return module.get(name)
+
+
+# ---- compile ----------------------------------------------------------------------------------
+@main.command("compile", epilog=_epilog("compile"))
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("name", required=False)
+@click.option("--network", "layout", type=click.Choice(["cifar", "imagenet", "nb201"]), help="Network layout.")
+@click.option("--cells", type=int, help="Number of cells (default: the spec's network block).")
+@click.option("--channels", type=int, help="Initial channels C.")
+@click.option("--classes", type=int, help="Number of classes.")
+@click.option("--input", "input_size", type=int, help="Input resolution for multiply-adds (32 CIFAR, 224 ImageNet).")
+@click.option("--in-chans", type=int, default=3, show_default=True, help="Input image channels.")
+@click.option("--auxiliary/--no-auxiliary", default=None, help="Build the auxiliary head.")
+@click.option("--json", "as_json", is_flag=True, help="Print the IR as JSON (validated against the schema).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the evaluation network (TorchScript).")
+@reports_errors
+def compile_cmd(file: str, name: str | None, layout: str | None, cells: int | None, channels: int | None,
+                classes: int | None, input_size: int | None, in_chans: int, auxiliary: bool | None,
+                as_json: bool, output: str | None) -> None:
+    """Check FILE and describe the space, genotype or recipe NAME in it.
+
+    For a space: its cells, edges, ops per edge, groups, topologies and the exact number of
+    architectures. For a genotype: its cells, whether it fits its space, and the evaluation
+    network's parameters (with and without the auxiliary head) and multiply-adds.
+    """
+    from genospec import ir
+    from genospec.describe import describe_recipe, describe_space
+    obj = _load(file, name)
+    if as_json:
+        from genospec.irjson import space_to_json
+        if isinstance(obj, ir.Recipe):
+            obj = obj.space
+        click.echo(json.dumps(space_to_json(obj), indent=2))
+        return
+    if isinstance(obj, ir.Recipe):
+        click.echo(describe_recipe(obj))
+        return
+    click.echo(describe_space(obj))
+    if obj.is_genotype:
+        from genospec.describe import network_summary
+        click.echo(network_summary(obj, layout=layout, cells=cells, channels=channels, classes=classes,
+                                   input_size=input_size, in_chans=in_chans, auxiliary=auxiliary,
+                                   output=output))
+    elif output:
+        raise click.UsageError("-o writes an evaluation network, which only a genotype has")
+
+
+# ---- render -----------------------------------------------------------------------------------
+@main.command(epilog=_epilog("render"))
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("name", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Picture file: .svg, .png, .pdf (or .gv for DOT source). Default: NAME_CELL.svg")
+@click.option("--cell", "cell_names", multiple=True, help="Cell to draw (repeatable; default: every cell).")
+@click.option("--weights", "run_dir", type=click.Path(file_okay=False, exists=True),
+              help="Draw the searched architecture weights of a search run directory.")
+@reports_errors
+def render(file: str, name: str | None, output: str | None, cell_names: tuple[str, ...], run_dir: str | None) -> None:
+    """Draw the cells of a genotype (or a space) with graphviz.
+
+    Genotype cells are drawn the DARTS way: c_{k-2}, c_{k-1}, numbered nodes, c_{k}, the op on
+    every edge; only the nodes in the cell's output feed c_{k}. Spaces show the op count per
+    edge, groups and the topology rule. With several cells, one file per cell is written
+    (NAME_CELL.suffix).
+    """
+    from genospec.render import draw_to_files
+    obj = _load(file, name)
+    space = getattr(obj, "space", obj)
+    for path in draw_to_files(space, output, list(cell_names) or None, run_dir):
+        click.echo(str(path))
+
+
+# ---- fmt --------------------------------------------------------------------------------------
+@main.command(epilog=_epilog("fmt"))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would be reformatted.")
+@reports_errors
+def fmt(files: tuple[str, ...], check: bool) -> None:
+    """Rewrite .gs files in the canonical layout (comments kept).
+
+    The formatter checks that every file means the same before and after (it compares the IR);
+    a difference is reported as an internal error and the file is left untouched.
+    """
+    from genospec.checkpoint import atomic_write_text
+    from genospec.lang.fmt import format_file
+    changed = []
+    for f in files:
+        before = Path(f).read_text(encoding="utf-8")
+        after = format_file(f)
+        if after != before:
+            changed.append(f)
+            if not check:
+                atomic_write_text(f, after)
+    verb = "would reformat" if check else "reformatted"
+    for f in changed:
+        click.echo(f"{verb} {f}", err=True)
+    click.echo(f"{len(changed)} file(s) {verb}, {len(files) - len(changed)} unchanged", err=True)
+    if check and changed:
+        sys.exit(1)
+
+
+# ---- convert ----------------------------------------------------------------------------------
+@main.command(epilog=_epilog("convert"))
+@click.argument("source")
+@click.option("--to", "target", type=click.Choice(["gs", "darts", "nb201", "json"]), required=True,
+              help="Output notation.")
+@click.option("--name", help="Declaration to convert (in a .gs or DARTS genotypes file); name of the result.")
+@click.option("--of", "of_space", help="With --to gs: declare the genotype `of` this space.")
+@click.option("--import", "imports", multiple=True, help="With --to gs: add `import \"PATH\"` lines.")
+@reports_errors
+def convert(source: str, target: str, name: str | None, of_space: str | None, imports: tuple[str, ...]) -> None:
+    """Convert a genotype between notations.
+
+    SOURCE is a .gs file, a .json IR file, a text file of DARTS `NAME = Genotype(...)` lines,
+    or the string itself: a DARTS `Genotype(...)` or a NAS-Bench-201 `|op~0|+|...|` string.
+    DARTS strings are parsed as data, never evaluated.
+    """
+    from genospec.interchange import convert_to, read_any
+    space = read_any(source, name)
+    click.echo(convert_to(space, target, of=of_space, imports=list(imports)), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

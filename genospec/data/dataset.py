@@ -1,0 +1,98 @@
+"""`Dataset` (what a network needs to know about its data, plus the splits) and `load_dataset`."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import DataError, did_you_mean
+from .readers import FASHION_MNIST_CLASSES, read_cifar, read_fashion_mnist, read_imagefolder
+from .splits import Split, default_workers
+from .synthetic import make_synthetic
+
+DEFAULT_DATASET = "fashion_mnist"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset: its shape facts and its train and test splits.
+
+    ``hflip`` says whether mirroring an image keeps its label (true for photos and clothes, false
+    for the synthetic patterns), so trainers know if horizontal flips are a valid augmentation.
+    """
+
+    name: str
+    in_chans: int
+    size: int
+    num_classes: int
+    train: Split
+    test: Split
+    classes: tuple[str, ...] = ()
+    hflip: bool = True
+
+
+def _fashion_mnist(root: str | Path | None) -> Dataset:
+    train, test = read_fashion_mnist(root)
+    return Dataset("fashion_mnist", 1, 32, 10, train, test, FASHION_MNIST_CLASSES)
+
+
+def _needs_root(name: str, root: str | Path | None) -> str | Path:
+    if root is None:
+        raise DataError(f"dataset {name} needs a directory", hint="pass --data-root DIR")
+    return root
+
+
+def _cifar10(root: str | Path | None) -> Dataset:
+    train, test, classes = read_cifar(_needs_root("cifar10", root), 10)
+    return Dataset("cifar10", 3, 32, 10, train, test, classes)
+
+
+def _cifar100(root: str | Path | None) -> Dataset:
+    train, test, classes = read_cifar(_needs_root("cifar100", root), 100)
+    return Dataset("cifar100", 3, 32, 100, train, test, classes)
+
+
+def _imagefolder(root: str | Path | None, size: int = 224, workers: int | None = None) -> Dataset:
+    train, test, classes = read_imagefolder(_needs_root("imagefolder", root), size,
+                                            default_workers() if workers is None else workers)
+    return Dataset("imagefolder", 3, size, len(classes), train, test, classes)
+
+
+def _synthetic(root: str | Path | None, **options: Any) -> Dataset:
+    if root is not None:
+        raise DataError("the synthetic dataset is generated, it takes no --data-root")
+    train, test = make_synthetic(**options)
+    c, h, _ = train.image_shape
+    classes = int(options.get("num_classes", 10))
+    return Dataset("synthetic", c, h, classes, train, test,
+                   tuple(f"class{i}" for i in range(classes)), hflip=False)
+
+
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "fashion_mnist": _fashion_mnist,
+    "cifar10": _cifar10,
+    "cifar100": _cifar100,
+    "imagefolder": _imagefolder,
+    "synthetic": _synthetic,
+}
+
+
+def load_dataset(name: str = DEFAULT_DATASET, root: str | Path | None = None,
+                 **options: Any) -> Dataset:
+    """Load a dataset by name; ``root`` is its directory (``--data-root``).
+
+    Names: ``fashion_mnist`` (default; Debian's dataset-fashion-mnist when ``root`` is None),
+    ``cifar10`` and ``cifar100`` (torchvision layout), ``imagefolder`` (``train/`` and ``val/``
+    trees; options ``size``, ``workers``), ``synthetic`` (options of `make_synthetic`).
+    """
+    loader = LOADERS.get(name)
+    if loader is None:
+        raise DataError(f"unknown dataset {name!r}", hint=did_you_mean(name, LOADERS))
+    target = make_synthetic if name == "synthetic" else loader
+    try:
+        inspect.signature(target).bind_partial(**options)
+    except TypeError as e:  # an option the loader does not take
+        raise DataError(f"dataset {name}: {e}") from None
+    return loader(root, **options)

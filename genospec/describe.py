@@ -1,0 +1,101 @@
+"""Human-readable summaries of spaces, genotypes and recipes (what `genospec compile` prints)."""
+
+from __future__ import annotations
+
+from . import ir
+
+
+def _count(n: int) -> str:
+    text = f"{n:,}"
+    return f"{text} (≈{n:.3g})" if n >= 10**7 else text
+
+
+def _ops_text(ops: tuple[str, ...]) -> str:
+    return f"{len(ops)} ops: {', '.join(ops)}" if len(ops) != 1 else ops[0]
+
+
+def describe_cell(space: ir.Space, cell: ir.Cell) -> list[str]:
+    kind = "reduction" if cell.reduction else "normal"
+    edges = cell.edges()
+    out = cell.output
+    head = (f"cell {cell.name} ({kind}, stride {cell.stride}): inputs {cell.inputs}, nodes {cell.nodes}, "
+            f"{len(edges)} edges, topology {cell.topology.describe()}, output {out.kind} "
+            f"{', '.join(map(str, out.nodes))}")
+    lines = [head]
+    if cell.is_fixed:
+        for j in cell.node_ids:
+            ins = ", ".join(f"{e.op}({e.src})" for e in cell.in_edges(j))
+            lines.append(f"    {j} <- {ins}")
+        return lines
+    shared = {e.ops for e in edges}
+    if len(shared) == 1:
+        lines.append(f"    every edge: {_ops_text(edges[0].ops)}")
+    else:
+        for e in edges:
+            lines.append(f"    {e.src}->{e.dst}: {' | '.join(e.ops)}")
+    topologies = 1
+    for j in cell.node_ids:
+        topologies *= cell.topology.count(len(cell.in_edges(j)))
+    lines.append(f"    topologies: {_count(topologies)}")
+    lines.append(f"    architectures: {_count(ir.cell_architectures(space, cell))}")
+    return lines
+
+
+def describe_space(space: ir.Space) -> str:
+    lines = [f"{space.kind} {space.name}" + (f" of {space.of}" if space.of else "")
+             + (f"  ({space.file})" if space.file else "")]
+    if not space.is_genotype:
+        lines.append(f"  ops ({len(space.ops)}): {', '.join(space.ops)}")
+    if space.groups and not space.is_genotype:
+        for g, members in space.groups.items():
+            lines.append(f"  group {g}: {', '.join(members)}")
+    for cell in space.cells.values():
+        lines.extend("  " + ln for ln in describe_cell(space, cell))
+    net = space.network
+    lines.append(f"  network: {net.layout}, {net.cells} cells, C={net.channels}, {net.classes} classes, "
+                 f"input {net.input_size}")
+    if not space.is_genotype:
+        lines.append(f"  architectures in all: {_count(ir.space_architectures(space))}")
+    return "\n".join(lines)
+
+
+def describe_recipe(recipe: ir.Recipe) -> str:
+    lines = [f"search {recipe.name} of {recipe.space.name}  ({recipe.file})"]
+    for key, value in recipe.settings.items():
+        lines.append(f"  {key}: {value}")
+    for st in recipe.stages:
+        lines.append(f"  stage {st.name}:")
+        for key, value in st.settings.items():
+            lines.append(f"    {key}: {value}")
+        if st.quick:
+            lines.append(f"    --quick overrides: {st.quick}")
+    lines.append("")
+    lines.append(describe_space(recipe.space))
+    return "\n".join(lines)
+
+
+def network_summary(space: ir.Space, *, layout: str | None = None, cells: int | None = None,
+                    channels: int | None = None, classes: int | None = None, input_size: int | None = None,
+                    in_chans: int = 3, auxiliary: bool | None = None, output: str | None = None) -> str:
+    """Parameters (with and without the auxiliary head) and multiply-adds of the evaluation network."""
+    from .nn.count import count_macs, count_parameters
+    from .nn.network import build_network
+
+    layout = layout or space.network.layout
+    size = input_size or (224 if layout == "imagenet" else space.network.input_size)
+    with_aux = layout != "nb201" if auxiliary is None else auxiliary
+    model = build_network(space, layout=layout, cells=cells, channels=channels, classes=classes,
+                          in_chans=in_chans, auxiliary=with_aux)
+    total = count_parameters(model)
+    body = count_parameters(model, exclude_auxiliary=True)
+    macs = count_macs(model, (in_chans, size, size))
+    net = space.network
+    lines = [f"  evaluation network ({layout}, {cells or net.cells} cells, C={channels or net.channels}, "
+             f"{classes or net.classes} classes, {in_chans}x{size}x{size} input):",
+             f"    parameters: {total:,}" + (f" with the auxiliary head, {body:,} without" if with_aux else ""),
+             f"    multiply-adds: {macs:,} ({macs / 1e6:.1f} M)"]
+    if output:
+        from .nn.export import export_network
+        path = export_network(model, output, (in_chans, size, size))
+        lines.append(f"    wrote {path} (TorchScript: torch.jit.load, no genospec needed)")
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""The cell compiler: one `ir.Cell` -> one nn.Module, shared by evaluation networks and supernets.
+
+A compiled cell takes the raw outputs of the previous cells (``states``, oldest first, one per
+cell input), preprocesses them to ``chs`` channels, computes every intermediate node as the sum
+of its incoming edges (edges leaving a cell input carry the cell's stride), and forms its output
+from the node subset the cell names (concat, sum or a single node). What runs on an edge is
+decided by an ``edge_builder``; the default one builds the edge's single op.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ..errors import SpecError
+from ..ir import Cell, Edge, OpDef
+from .ops import FactorizedReduce, ReLUConvBN, build_op
+
+EdgeBuilder = Callable[[Edge, int, int, bool], nn.Module]
+
+
+class SingleOpEdge(nn.Module):
+    """An edge running one op; any mixing weight passed to it is ignored."""
+
+    def __init__(self, op: nn.Module):
+        super().__init__()
+        self.op = op
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        return self.op(x)
+
+    @property
+    def is_identity(self) -> bool:
+        return isinstance(self.op, nn.Identity)
+
+
+def single_op_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
+    """The default edge builder: the edge's only op, looked up in the op library ``ops``."""
+
+    def build(edge: Edge, chs: int, stride: int, affine: bool) -> nn.Module:
+        try:
+            name = edge.op
+        except ValueError as e:
+            raise SpecError(f"cannot build edge {edge.src}->{edge.dst} as a single op: {e}; "
+                            "an evaluation network needs a genotype") from None
+        if name not in ops:
+            raise SpecError(f"edge {edge.src}->{edge.dst}: op {name!r} is not in the op library")
+        return SingleOpEdge(build_op(ops[name], chs, stride, affine))
+
+    return build
+
+
+class DropPath(nn.Module):
+    """Zero whole samples with probability ``rate`` in training, rescaling the rest (DARTS)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rate = 0.0
+
+    def set_rate(self, rate: float) -> None:
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"drop path rate must be in [0, 1), got {rate}")
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = torch.empty(x.shape[0], 1, 1, 1, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x / keep * mask
+
+
+class CompiledCell(nn.Module):
+    """A cell's modules and its forward; built by `compile_cell`."""
+
+    def __init__(self, cell: Cell, preprocess: list[nn.Module], edges: list[nn.Module],
+                 chs: int):
+        super().__init__()
+        self.cell_type = cell.name
+        self.inputs = cell.inputs
+        self.reduction = cell.reduction
+        self.preprocess = nn.ModuleList(preprocess)
+        self.edges = nn.ModuleList(edges)
+        self.drop_path = DropPath()
+        ir_edges = cell.edges()
+        self._plan = [[(k, e.src) for k, e in enumerate(ir_edges) if e.dst == j]
+                      for j in cell.node_ids]
+        self._drops = [not getattr(m, "is_identity", False) for m in edges]
+        out = cell.output
+        self._out_kind = out.kind
+        self._out_nodes = list(out.nodes)
+        self.out_chs = chs * len(out.nodes) if out.kind == "concat" else chs
+
+    def forward(self, states: Sequence[torch.Tensor],
+                edge_weights: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        if len(states) != self.inputs:
+            raise ValueError(f"cell {self.cell_type!r} takes {self.inputs} inputs, got {len(states)}")
+        nodes = [pre(s) for pre, s in zip(self.preprocess, states)]
+        for incoming in self._plan:
+            total = None
+            for k, src in incoming:
+                edge = self.edges[k]
+                h = edge(nodes[src]) if edge_weights is None else edge(nodes[src], edge_weights[k])
+                if self._drops[k]:
+                    h = self.drop_path(h)
+                total = h if total is None else total + h
+            nodes.append(total)
+        picked = [nodes[j] for j in self._out_nodes]
+        if self._out_kind == "concat":
+            return torch.cat(picked, dim=1)
+        if self._out_kind == "sum":
+            return sum(picked[1:], picked[0])
+        return picked[0]
+
+
+def compile_cell(cell: Cell, ops: Mapping[str, OpDef], in_chs: Sequence[int], chs: int, *,
+                 reduced: Sequence[bool] | None = None, preprocess: bool = True,
+                 affine: bool = True, edge_builder: EdgeBuilder | None = None) -> CompiledCell:
+    """Compile ``cell`` for inputs of ``in_chs`` channels (oldest first) into ``chs``-channel nodes.
+
+    ``reduced[i]`` says input i has twice the resolution of the last input (a reduction cell lies
+    between them): it is preprocessed by a FactorizedReduce, the others by ReLU-1x1conv-BN (DARTS).
+    With ``preprocess=False`` (NAS-Bench-201) inputs must already have ``chs`` channels and the
+    same resolution. ``edge_builder(edge, chs, stride, affine)`` builds each edge, in
+    ``cell.edges()`` order; by default it builds the edge's single op from the op library ``ops``.
+    """
+    edge_builder = edge_builder or single_op_edges(ops)
+    if len(in_chs) != cell.inputs:
+        raise SpecError(f"cell {cell.name!r} has {cell.inputs} inputs, got {len(in_chs)} channel counts")
+    reduced = list(reduced) if reduced is not None else [False] * cell.inputs
+    for j in cell.node_ids:
+        if not cell.in_edges(j):
+            raise SpecError(f"cell {cell.name!r}: node {j} has no incoming edge")
+    if cell.reduction and any(j < cell.inputs for j in cell.output.nodes):
+        raise SpecError(f"cell {cell.name!r}: a reduction cell's output cannot include a cell input")
+    pre: list[nn.Module] = []
+    for c, r in zip(in_chs, reduced):
+        if preprocess:
+            pre.append(FactorizedReduce(c, chs, affine) if r else ReLUConvBN(c, chs, 1, affine=affine))
+        elif c != chs or r:
+            raise SpecError(f"cell {cell.name!r}: input of {c} channels{' at twice the resolution' if r else ''} "
+                            f"needs preprocessing to {chs} channels, which this layout does not do")
+        else:
+            pre.append(nn.Identity())
+    edges = [edge_builder(e, chs, cell.stride if e.src < cell.inputs else 1, affine)
+             for e in cell.edges()]
+    return CompiledCell(cell, pre, edges, chs)

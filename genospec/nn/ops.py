@@ -1,0 +1,254 @@
+"""The registry of torch op builders, keyed by op kind (``sep_conv``, ``max_pool``, ...).
+
+A builder takes timm-style arguments ``(op, chs, stride, affine)``: the library entry (its kind
+parameters are bound with ``op_arguments``), the channel count (ops keep it), the stride, and
+whether BatchNorm layers learn an affine transform (on in evaluation, off in search). Every
+built-in op follows the DARTS conventions: bias-free convolutions, padding that keeps the spatial
+size at stride 1, and ``identity`` turned into a FactorizedReduce where the stride is 2.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import SpecError, did_you_mean
+from ..ir import OpDef
+from .. import oplib
+from ..oplib import KindSignature
+
+OpBuilder = Callable[[OpDef, int, int, bool], nn.Module]
+
+_BUILDERS: dict[str, OpBuilder] = {}
+
+# Kinds whose output is not normalised: DARTS follows them with an affine-free BN in search.
+POOL_KINDS = frozenset({"max_pool", "avg_pool"})
+
+
+def register_op(kind: str, signature: KindSignature | None = None) -> Callable[[OpBuilder], OpBuilder]:
+    """Decorator registering a builder for a new op kind (and the kind for the spec checker).
+
+    ``signature`` names the kind's parameters (default: none). Raises ``ValueError`` when the
+    kind is already registered.
+    """
+
+    def add(builder: OpBuilder) -> OpBuilder:
+        if kind in _BUILDERS or kind in oplib.KINDS:
+            raise ValueError(f"op kind {kind!r} is already registered")
+        oplib.register_kind(kind, signature or KindSignature())
+        _BUILDERS[kind] = builder
+        return builder
+
+    return add
+
+
+def _builtin(kind: str) -> Callable[[OpBuilder], OpBuilder]:
+    """Register a builder for a kind that ``genospec.oplib.KINDS`` already lists."""
+
+    def add(builder: OpBuilder) -> OpBuilder:
+        _BUILDERS[kind] = builder
+        return builder
+
+    return add
+
+
+def known_kinds() -> list[str]:
+    """Every kind with a torch builder, sorted."""
+    return sorted(_BUILDERS)
+
+
+def op_arguments(op: OpDef) -> dict[str, object]:
+    """Bind ``op.args``/``op.kwargs`` to the kind's parameter names, filling in defaults."""
+    sig = _signature(op)
+    if len(op.args) > len(sig.positional):
+        raise SpecError(f"op {op.name!r}: {op.kind} takes {len(sig.positional)} positional "
+                        f"argument(s), got {len(op.args)}")
+    values: dict[str, object] = dict(sig.keywords)
+    values.update(zip(sig.positional, op.args))
+    for key, value in op.kwargs:
+        if key not in values and key not in sig.positional:
+            raise SpecError(f"op {op.name!r}: {op.kind} has no parameter {key!r}",
+                            hint=did_you_mean(key, [*sig.positional, *dict(sig.keywords)]))
+        values[key] = value
+    missing = [p for p in sig.positional if p not in values]
+    if missing:
+        raise SpecError(f"op {op.name!r}: {op.kind} needs {', '.join(missing)}")
+    return values
+
+
+def build_op(op: OpDef, chs: int, stride: int, affine: bool = True) -> nn.Module:
+    """Build the module of one library op.
+
+    With ``affine=False`` (search) pooling ops are followed by an affine-free BatchNorm, as the
+    DARTS supernet does.
+    """
+    builder = _BUILDERS.get(op.kind)
+    if builder is None:
+        raise SpecError(f"op {op.name!r} has unknown kind {op.kind!r}",
+                        hint=did_you_mean(op.kind, _BUILDERS) or "known kinds: " + ", ".join(known_kinds()))
+    module = builder(op, chs, stride, affine)
+    if not affine and op.kind in POOL_KINDS:
+        module = nn.Sequential(module, nn.BatchNorm2d(chs, affine=False))
+    return module
+
+
+def _signature(op: OpDef) -> KindSignature:
+    sig = oplib.KINDS.get(op.kind)
+    if sig is None:
+        raise SpecError(f"op {op.name!r} has unknown kind {op.kind!r}",
+                        hint=did_you_mean(op.kind, oplib.KINDS) or "known kinds: " + ", ".join(sorted(oplib.KINDS)))
+    return sig
+
+
+def _int(op: OpDef, name: str) -> int:
+    value = op_arguments(op)[name]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise SpecError(f"op {op.name!r}: {name} must be a positive integer, got {value!r}")
+    return value
+
+
+# -- building blocks ---------------------------------------------------------------------
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, bias-free convolution, BatchNorm."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel: int | tuple[int, int], stride: int = 1,
+                 padding: int | tuple[int, int] = 0, dilation: int = 1, affine: bool = True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(in_chs, out_chs, kernel, stride=stride, padding=padding, dilation=dilation,
+                      bias=False),
+            nn.BatchNorm2d(out_chs, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, depthwise kxk convolution (dilated), pointwise 1x1 convolution, BatchNorm."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel: int, stride: int, dilation: int,
+                 affine: bool = True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(in_chs, in_chs, kernel, stride=stride, padding=dilation * (kernel - 1) // 2,
+                      dilation=dilation, groups=in_chs, bias=False),
+            nn.Conv2d(in_chs, out_chs, 1, bias=False),
+            nn.BatchNorm2d(out_chs, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two separable blocks; only the first one strides."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel: int, stride: int, affine: bool = True):
+        super().__init__(
+            DilConv(in_chs, in_chs, kernel, stride, 1, affine),
+            DilConv(in_chs, out_chs, kernel, 1, 1, affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the resolution with two stride-2 1x1 convolutions, one shifted by a pixel."""
+
+    def __init__(self, in_chs: int, out_chs: int, affine: bool = True):
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_a = nn.Conv2d(in_chs, out_chs // 2, 1, stride=2, bias=False)
+        self.conv_b = nn.Conv2d(in_chs, out_chs - out_chs // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(out_chs, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        # Padding right/bottom keeps both halves the same size for odd inputs as well.
+        shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
+
+
+class Zero(nn.Module):
+    """Zeros shaped like the strided input."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, ::self.stride, ::self.stride]
+        return x.mul(0.0)
+
+
+class Noise(nn.Module):
+    """Standard normal noise shaped like the strided input (RobustDARTS S4)."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, ::self.stride, ::self.stride]
+        return torch.randn_like(x)
+
+
+# -- built-in kinds ----------------------------------------------------------------------
+
+
+@_builtin("zero")
+def _zero(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    return Zero(stride)
+
+
+@_builtin("noise")
+def _noise(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    return Noise(stride)
+
+
+@_builtin("identity")
+def _identity(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    return nn.Identity() if stride == 1 else FactorizedReduce(chs, chs, affine)
+
+
+@_builtin("max_pool")
+def _max_pool(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    k = _int(op, "kernel")
+    return nn.MaxPool2d(k, stride=stride, padding=k // 2)
+
+
+@_builtin("avg_pool")
+def _avg_pool(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    k = _int(op, "kernel")
+    return nn.AvgPool2d(k, stride=stride, padding=k // 2, count_include_pad=False)
+
+
+@_builtin("sep_conv")
+def _sep_conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    return SepConv(chs, chs, _int(op, "kernel"), stride, affine)
+
+
+@_builtin("dil_conv")
+def _dil_conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    return DilConv(chs, chs, _int(op, "kernel"), stride, _int(op, "dilation"), affine)
+
+
+@_builtin("conv")
+def _conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    k = _int(op, "kernel")
+    return ReLUConvBN(chs, chs, k, stride, k // 2, affine=affine)
+
+
+@_builtin("nor_conv")
+def _nor_conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    k = _int(op, "kernel")
+    return ReLUConvBN(chs, chs, k, stride, k // 2, affine=affine)
+
+
+@_builtin("conv_7x1_1x7")
+def _conv_7x1_1x7(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+    return nn.Sequential(
+        nn.ReLU(inplace=False),
+        nn.Conv2d(chs, chs, (1, 7), stride=(1, stride), padding=(0, 3), bias=False),
+        nn.Conv2d(chs, chs, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
+        nn.BatchNorm2d(chs, affine=affine),
+    )
