@@ -139,7 +139,7 @@ def render(file: str, name: str | None, output: str | None, cell_names: tuple[st
     edge, groups and the topology rule. With several cells, one file per cell is written
     (NAME_CELL.suffix).
     """
-    from genospec.render import draw_to_files
+    from genospec.render.draw import draw_to_files
     obj = _load(file, name)
     space = getattr(obj, "space", obj)
     for path in draw_to_files(space, output, list(cell_names) or None, run_dir):
@@ -158,11 +158,11 @@ def fmt(files: tuple[str, ...], check: bool) -> None:
     a difference is reported as an internal error and the file is left untouched.
     """
     from genospec.checkpoint import atomic_write_text
-    from genospec.lang.fmt import format_file
+    from genospec.lang.fmt import format_text
     changed = []
     for f in files:
         before = Path(f).read_text(encoding="utf-8")
-        after = format_file(f)
+        after = format_text(before, f)
         if after != before:
             changed.append(f)
             if not check:
@@ -191,7 +191,7 @@ def convert(source: str, target: str, name: str | None, of_space: str | None, im
     or the string itself: a DARTS `Genotype(...)` or a NAS-Bench-201 `|op~0|+|...|` string.
     DARTS strings are parsed as data, never evaluated.
     """
-    from genospec.interchange import convert_to, read_any
+    from genospec.interchange.convert import convert_to, read_any
     space = read_any(source, name)
     click.echo(convert_to(space, target, of=of_space, imports=list(imports)), nl=False)
 

@@ -204,13 +204,15 @@ def test_nb201_ir() -> None:
     assert space.ops["nor_conv_3x3"] == STANDARD_OPS["nor_conv_3x3"]
 
 
-def test_all_15625_nb201_architectures_round_trip() -> None:
+def test_nb201_architectures_round_trip() -> None:
+    """Every 8th of the 5^6 = 15,625 architectures (all of them take ~10 s)."""
     seen = set()
-    for ops in itertools.product(NB201, repeat=6):
+    for ops in itertools.islice(itertools.product(NB201, repeat=6), 0, None, 8):
         arch = "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
-        assert to_nb201(parse_nb201(arch)) == arch
-        seen.add(arch)
-    assert len(seen) == 5 ** 6 == 15625
+        space = parse_nb201(arch)
+        assert to_nb201(space) == arch
+        seen.add(tuple(e.op for e in space.cells["normal"].edges()))
+    assert len(seen) == 1954
 
 
 def test_nb201_keeps_listed_order() -> None:
@@ -246,3 +248,16 @@ def test_to_nb201_refuses_darts_genotypes() -> None:
         to_nb201(SPACES["DARTS_V2"])
     with pytest.raises(ConversionError, match="has 2 inputs"):
         to_nb201(_space_with_node_inputs([2, 2]))
+
+
+def test_spec_genotypes_are_the_published_ones() -> None:
+    """The .gs genotypes under specs/ (read by the language front end) give the same DARTS lists."""
+    from genospec.lang.loader import load
+    specs = Path(__file__).parent.parent / "specs" / "genotypes"
+    found = {}
+    for path in sorted(specs.glob("*.gs")):
+        found.update(load(path).genotypes)
+    assert set(ORACLE) <= set(found)
+    for name, expected in ORACLE.items():
+        assert darts_genotype(found[name]) == expected
+        assert to_darts(found[name]) == to_darts(SPACES[name])

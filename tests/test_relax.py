@@ -86,9 +86,11 @@ def test_softmax_with_temperature_exact_values():
     lay = cell_layout(cell(ops=("skip_connect", "sep_conv_3x3"), nodes=1))
     alpha = torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]])
     relax = make_op_relaxation("softmax")
-    assert relax.weights(alpha, lay, 1.0).flatten().tolist() == pytest.approx([0.25, 0.75, 0.5, 0.5])
+    w = relax.weights(alpha, lay, 1.0)
+    assert w.flatten().tolist() == pytest.approx([0.25, 0.75, 0.5, 0.5])
     # T = 0.5 squares the odds: 3 -> 9
-    assert relax.weights(alpha, lay, 0.5).flatten().tolist() == pytest.approx([0.1, 0.9, 0.5, 0.5])
+    w = relax.weights(alpha, lay, 0.5)
+    assert w.flatten().tolist() == pytest.approx([0.1, 0.9, 0.5, 0.5])
 
 
 def test_softmax_masked_entries_are_exactly_zero():
@@ -141,6 +143,19 @@ def test_fixed_is_uniform_and_not_learnable():
     lay = cell_layout(s1_cell())
     w = relax.weights(torch.zeros(lay.alpha_shape), lay)
     assert w[lay.mask].tolist() == [0.5] * 28 and bool((w[~lay.mask] == 0).all())
+
+
+def test_relaxations_follow_the_parameters_device():
+    # "meta" tensors stand in for an accelerator: the layout's CPU tensors move with alpha/beta
+    lay = cell_layout(cell(), GROUP_V2)
+    for name in ("softmax", "group_softmax", "fixed"):
+        w = make_op_relaxation(name).weights(torch.zeros(lay.alpha_shape, device="meta"), lay)
+        assert w.device.type == "meta" and w.shape == (14, 8)
+    gamma = make_edge_relaxation("combination").weights(torch.zeros(20, device="meta"), lay)
+    assert gamma.device.type == "meta" and gamma.shape == (14,)
+    moved = lay.to("meta")
+    assert moved.mask.device.type == "meta" and moved.group_of.device.type == "meta"
+    assert moved.ops == lay.ops
 
 
 def test_bad_temperature_and_shape():
@@ -286,7 +301,8 @@ def test_temperature_per_step_or_epoch_is_stateless():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: Temperature(0, 0.5), lambda: Temperature(1, -0.5), lambda: Temperature(1, 0.5, "batch"),
+    lambda: Temperature(0, 0.5), lambda: Temperature(1, -0.5),
+    lambda: Temperature(1, 0.5, "batch"),
     lambda: Temperature(1, 0.5, minimum=0), lambda: Temperature.from_range(10, 0.02, 1),
     lambda: Temperature.from_range(1, 2, 5),
 ])

@@ -51,16 +51,12 @@ class Draws:
         return Draws(part(self.offsets), part(self.flips), part(self.centres))
 
 
-def to_unit(images: Tensor) -> Tensor:
-    """uint8 images to floats in [0, 1]."""
-    return images.float().div_(255.0)
-
-
-def normalize(x: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
-    """Per-channel ``(x - mean) / std`` on a ``[B, C, H, W]`` batch."""
+def normalize_(x: Tensor, mean: tuple[float, ...], std: tuple[float, ...],
+               scale: float = 255.0) -> Tensor:
+    """In place, per channel: ``(x / scale - mean) / std`` on a ``[B, C, H, W]`` float batch."""
     m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return (x - m) / s
+    return x.mul_(1.0 / (scale * s)).sub_(m / s)
 
 
 def random_crop(x: Tensor, padding: int, offsets: Tensor) -> Tensor:
@@ -79,7 +75,8 @@ def flip(x: Tensor, flips: Tensor) -> Tensor:
 
 
 def cutout(x: Tensor, length: int, centres: Tensor) -> Tensor:
-    """Zero a ``length`` x ``length`` square around each centre, clipped at the border (DARTS)."""
+    """Zero (in place) a ``length`` x ``length`` square around each centre, clipped at the border
+    as DARTS's Cutout does."""
     _, _, h, w = x.shape
     half = length // 2
     y0 = (centres[:, 0] - half).clamp(0, h).view(-1, 1)
@@ -89,19 +86,19 @@ def cutout(x: Tensor, length: int, centres: Tensor) -> Tensor:
     r = torch.arange(h, device=x.device).view(1, h)
     c = torch.arange(w, device=x.device).view(1, w)
     inside = ((r >= y0) & (r < y1)).view(-1, h, 1) & ((c >= x0) & (c < x1)).view(-1, 1, w)
-    return x.masked_fill(inside.unsqueeze(1), 0.0)
+    return x.masked_fill_(inside.unsqueeze(1), 0.0)
 
 
 def apply(images: Tensor, augment: Augment | None, draws: Draws | None,
           mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
     """A raw uint8 batch to a normalised float batch, augmented by ``draws`` when given."""
-    x = to_unit(images)
+    x = images.float()  # still on the 0..255 scale, so crop padding is black
     if augment is not None and draws is not None:
         if draws.offsets is not None:
             x = random_crop(x, augment.crop_padding, draws.offsets)
         if draws.flips is not None:
             x = flip(x, draws.flips)
-    x = normalize(x, mean, std)
+    x = normalize_(x, mean, std)
     if augment is not None and draws is not None and draws.centres is not None:
         x = cutout(x, augment.cutout, draws.centres)
     return x

@@ -12,6 +12,7 @@ reads into ``{NAME: Space}``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -50,26 +51,33 @@ class _Tok:
     span: Span
 
 
-def _span(source: Source, start: int, end: int) -> Span:
-    """A span for character offsets ``start:end`` of ``source.text``."""
-    def pos(offset: int) -> tuple[int, int]:
-        line = source.text.count("\n", 0, offset) + 1
-        return line, offset - (source.text.rfind("\n", 0, offset) + 1) + 1
-    (l0, c0), (l1, c1) = pos(start), pos(max(start + 1, end))
-    return Span(source, l0, c0, l1, c1)
+class _Positions:
+    """Character offsets of one text -> spans (line starts found once, then bisected)."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.starts = [0] + [m.end() for m in re.finditer("\n", source.text)]
+
+    def _pos(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+    def span(self, start: int, end: int) -> Span:
+        (l0, c0), (l1, c1) = self._pos(start), self._pos(max(start + 1, end))
+        return Span(self.source, l0, c0, l1, c1)
 
 
 def _tokenize(source: Source) -> list[_Tok]:
-    text, i, toks = source.text, 0, []
+    text, i, toks, where = source.text, 0, [], _Positions(source)
     while i < len(text):
         m = _TOKEN.match(text, i)
         if m is None:
             raise ConversionError(f"unexpected character {text[i]!r} in a DARTS genotype",
-                                  _span(source, i, i + 1))
+                                  where.span(i, i + 1))
         if m.lastgroup not in ("ws", "comment"):
-            toks.append(_Tok(m.lastgroup, m.group(), _span(source, i, m.end())))
+            toks.append(_Tok(m.lastgroup, m.group(), where.span(i, m.end())))
         i = m.end()
-    toks.append(_Tok("end", "", _span(source, len(text), len(text))))
+    toks.append(_Tok("end", "", where.span(len(text), len(text))))
     return toks
 
 

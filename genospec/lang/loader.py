@@ -38,10 +38,18 @@ class Module:
         return every[name]
 
 
-def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
-             errors: list[GenospecError], seen: set[Path]) -> ast.File | None:
+def _display(path: Path) -> str:
+    """A path as a user would type it: relative to the working directory when inside it."""
     try:
-        tree = parse(text, str(path))
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
+             errors: list[GenospecError], seen: set[Path], shown: str | None = None) -> ast.File | None:
+    try:
+        tree = parse(text, shown or _display(path))
     except GenospecError as e:
         errors.append(e)
         return None
@@ -76,7 +84,7 @@ def loads(text: str, path: str = "<input>") -> Module:
     p = Path(path).resolve() if path != "<input>" else Path.cwd() / "<input>"
     decls: dict[str, Decl] = {}
     errors: list[GenospecError] = []
-    tree = _collect(p, text, decls, [p], errors, set())
+    tree = _collect(p, text, decls, [p], errors, set(), path)
     if tree is None:
         raise_all(errors)
         raise AssertionError("unreachable")

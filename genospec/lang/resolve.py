@@ -182,7 +182,7 @@ class Resolver:
                 cells[cname] = cell
         if not state.cells:
             self.error(f"space '{name.value}' has no cell", decl.name.span, "add a `cell normal { ... }`")
-        self._check_groups(state)
+        self._check_groups(state, {o for c in cells.values() for o in c.op_names()})
         space = ir.Space(name.value, "space", dict(state.ops), cells, self._network(state.network, decl.span),
                          state.groups, file=decl.span.file)
         self.spaces[name.value] = space
@@ -195,7 +195,8 @@ class Resolver:
             self.error(f"bad network settings: {e}", span)
             return ir.Network()
 
-    def _check_groups(self, state: _SpaceState) -> None:
+    def _check_groups(self, state: _SpaceState, used: set[str]) -> None:
+        """Groups partition the ops the cells use (``used``); library ops on no edge need none."""
         if state.groups is None or state.group_block is None:
             return
         owner: dict[str, str] = {}
@@ -209,10 +210,10 @@ class Resolver:
                                op.span, "each op belongs to exactly one group")
                 else:
                     owner[op.value] = g.name.value
-        missing = [o for o in state.ops if o not in owner]
+        missing = [o for o in state.ops if o in used and o not in owner]
         if missing:
             self.error(f"op(s) in no group: {', '.join(missing)}", state.group_block.span,
-                       "when groups are given, every op of the library belongs to exactly one group")
+                       "when groups are given, every op used on an edge belongs to exactly one group")
 
     # ---- cells ----------------------------------------------------------------------------
     def _build_cell(self, name: str, c: _CellState, ops: dict[str, ir.OpDef]) -> ir.Cell | None:
@@ -255,11 +256,11 @@ class Resolver:
         all_ops = tuple(o for o in ops)
         ir_edges = [ir.Edge(i, j, chosen if chosen is not None else all_ops, order=k)
                     for k, ((i, j), chosen) in enumerate(sorted(edges.items(), key=lambda kv: (kv[0][1], kv[0][0])))]
-        if not ops:
+        if not ops and len(self.errors) == n_errors:
             self.error(f"cell '{name}' has edges but the space defines no ops", c.span, "add an `ops { ... }` block")
         topology = self._topology(c.topology)
         incoming = {j: sum(1 for e in ir_edges if e.dst == j) for j in node_ids}
-        for j, n in incoming.items():
+        for j, n in incoming.items() if len(self.errors) == n_errors else ():
             if n == 0:
                 self.error(f"node {j} of cell '{name}' has no incoming edge", c.span,
                            "every intermediate node needs at least one edge")
@@ -348,12 +349,15 @@ class Resolver:
                 if not inp.src.is_int or src < 0 or src >= j:
                     self.error(f"node {j} cannot take input from node {inp.src.text}", inp.src.span,
                                f"inputs come from earlier nodes 0..{j - 1}")
-                if inp.op.value not in ops:
-                    self.error(f"unknown op '{inp.op.value}'", inp.op.span, did_you_mean(inp.op.value, ops))
                 edges.append(ir.Edge(int(src), j, (inp.op.value,), order=k))
         output = self._output(c.output, inputs, nodes, name)
         if len(self.errors) > n_errors:
             return None
+        # Unknown op names are reported but do not stop the checks that follow (fit to space).
+        for r in c.node_rules:
+            for inp in r.inputs:
+                if inp.op.value not in ops:
+                    self.error(f"unknown op '{inp.op.value}'", inp.op.span, did_you_mean(inp.op.value, ops))
         return ir.Cell.build(name, inputs, nodes, c.stride, ir.Topology("keep"), edges, output)
 
     # ---- genotypes ------------------------------------------------------------------------
@@ -426,7 +430,7 @@ class Resolver:
                     self.error(f"edge {e.src}->{e.dst} is not in space '{space.name}'", inp.src.span,
                                f"node {j} may take inputs from: "
                                + ", ".join(str(x.src) for x in target.in_edges(j)))
-                elif e.op not in space.selectable_ops(target, te):
+                elif e.op in space.ops and e.op not in space.selectable_ops(target, te):
                     self.error(f"op '{e.op}' is not allowed on edge {e.src}->{e.dst}", inp.op.span,
                                "allowed: " + ", ".join(space.selectable_ops(target, te)))
             if len({e.src for e in ins}) != len(ins):

@@ -1,5 +1,5 @@
-"""Export a network as TorchScript: the file loads with ``torch.jit.load`` in a process that has
-torch but not genospec."""
+"""Export a network with `torch.export`: the ``.pt2`` file loads with ``torch.export.load`` in a
+process that has torch but not genospec, and runs on any batch size."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ from torch import nn
 
 
 def export_network(model: nn.Module, path: str | Path, input_shape: Sequence[int]) -> Path:
-    """Trace ``model`` in eval mode on a zero batch of one ``input_shape`` (C, H, W) image and save
-    it to ``path``; the saved module maps a (N, C, H, W) batch to logits."""
+    """Export ``model`` in eval mode for (N, *input_shape) inputs (N free) and save it to ``path``.
+
+    Load with ``torch.export.load(path).module()``; it maps a batch to logits.
+    """
     path = Path(path)
     was_training = model.training
     model.eval()
     try:
         param = next(model.parameters(), None)
-        example = torch.zeros(1, *input_shape, device=param.device if param is not None else None)
-        with torch.no_grad():
-            traced = torch.jit.trace(model, example)
+        example = torch.zeros(2, *input_shape, device=param.device if param is not None else None)
+        batch = torch.export.Dim("batch", min=1)
+        program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
     finally:
         model.train(was_training)
-    traced.save(str(path))
+    torch.export.save(program, path)
     return path

@@ -8,8 +8,8 @@ dil_conv_5x5, -0.0004 dil_conv_3x3 (``EDARTS_OP_BIAS``). The paper does not say 
 constants are added nor whether to the logits or to the softmax weights, and no code was
 published with it. genospec reads "architectural parameters" as the logits alpha and adds the
 constants in place after every architecture update, so they act as a constant drift of the
-update (comparable to one Adam step at DARTS' arch learning rate 3e-4) and accumulate with the
-number of updates, rather than a one-off shift that the optimiser would wash out.
+update (of the order of one Adam step at DARTS' architecture learning rate, 3e-4) and
+accumulate with the number of updates, rather than a one-off shift that the optimiser would wash out.
 """
 
 from __future__ import annotations

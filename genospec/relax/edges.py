@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..errors import SpecError
-from .layout import CellLayout
+from .layout import CellLayout, on
 from .registry import Registry
 
 EDGE_RELAXATIONS: Registry[type["EdgeRelaxation"]] = Registry("edge relaxation")
@@ -71,11 +71,11 @@ class Combination(EdgeRelaxation):
     def weights(self, beta: Tensor, layout: CellLayout, temperature: float = 1.0) -> Tensor:
         self._check(beta, layout, temperature)
         probs = node_softmax(beta, layout, temperature)
-        contrib = probs[layout.pair_beta]
+        contrib = probs[on(layout.pair_beta, probs)]
         if self.normalise:
-            contrib = contrib / layout.pair_size.to(probs.dtype)
+            contrib = contrib / on(layout.pair_size, probs).to(probs.dtype)
         gamma = probs.new_zeros(len(layout.edges))
-        return gamma.index_add(0, layout.pair_edge, contrib)
+        return gamma.index_add(0, on(layout.pair_edge, probs), contrib)
 
 
 @register_edge_relaxation("sigmoid")

@@ -58,6 +58,11 @@ class CellLayout:
         return replace(self, **moved)
 
 
+def on(t: Tensor, like: Tensor) -> Tensor:
+    """``t`` on ``like``'s device (no copy when it is there already, e.g. after ``to``)."""
+    return t if t.device == like.device else t.to(like.device)
+
+
 def cell_layout(cell: Cell, groups: Mapping[str, Sequence[str]] | None = None) -> CellLayout:
     """The parameter layout of ``cell``; ``groups`` (``space.groups``) enables group softmax."""
     edges = tuple(cell.edges())

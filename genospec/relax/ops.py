@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ..errors import SpecError
-from .layout import CellLayout
+from .layout import CellLayout, on
 from .registry import Registry
 
 OP_RELAXATIONS: Registry[type["OpRelaxation"]] = Registry("op relaxation")
@@ -61,7 +61,7 @@ class Softmax(OpRelaxation):
 
     def weights(self, alpha: Tensor, layout: CellLayout, temperature: float = 1.0) -> Tensor:
         _check(alpha, layout, temperature)
-        return masked_softmax(alpha / temperature, layout.mask)
+        return masked_softmax(alpha / temperature, on(layout.mask, alpha))
 
 
 @register_op_relaxation("group_softmax")
@@ -77,9 +77,10 @@ class GroupSoftmax(OpRelaxation):
             raise SpecError(f"group softmax on cell {layout.cell_name!r} needs a space with "
                             "`groups`")
         z = alpha / temperature
+        mask, group_of = on(layout.mask, alpha), on(layout.group_of, alpha)
         w = torch.zeros_like(z)
         for g in range(len(layout.group_names or ())):
-            in_group = layout.mask & (layout.group_of == g)
+            in_group = mask & (group_of == g)
             w = w + masked_softmax(z, in_group)
         return w
 
@@ -92,5 +93,5 @@ class Fixed(OpRelaxation):
 
     def weights(self, alpha: Tensor, layout: CellLayout, temperature: float = 1.0) -> Tensor:
         _check(alpha, layout, temperature)
-        m = layout.mask.to(alpha.dtype)
+        m = on(layout.mask, alpha).to(alpha.dtype)
         return m / m.sum(dim=-1, keepdim=True).clamp(min=1)

@@ -16,16 +16,15 @@ position of the input within its node.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
-from ..errors import SpecError
+from ..errors import GenospecError, SpecError
 from ..ir import Cell, Edge, Space, Topology
 from ..relax.registry import Registry
 
 SelectionRule = Callable[..., Cell]
 SELECTIONS: Registry[SelectionRule] = Registry("selection rule")
-
-Matrix = Sequence[Sequence[float]]
 
 
 def register_selection(name: str) -> Callable[[SelectionRule], SelectionRule]:
@@ -41,10 +40,15 @@ def select(name: str, space: Space, cell_name: str, weights: object | None,
 
 # -- helpers ---------------------------------------------------------------------------------
 def _rows(x: object) -> list:
-    """A tensor (any device, with or without grad) or nested sequence as Python lists."""
+    """A tensor (any device, with or without grad) or nested sequence as Python lists; NaN
+    values (a diverged search) are an error rather than a silent wrong choice."""
     if hasattr(x, "detach"):
-        return x.detach().cpu().tolist()  # type: ignore[union-attr]
-    return [list(r) if isinstance(r, (list, tuple)) else r for r in x]  # type: ignore[union-attr]
+        x = x.detach().cpu().tolist()  # type: ignore[union-attr]
+    rows = [list(r) if isinstance(r, (list, tuple)) else r for r in x]  # type: ignore[union-attr]
+    flat = [v for r in rows for v in (r if isinstance(r, list) else [r])]
+    if any(isinstance(v, float) and math.isnan(v) for v in flat):
+        raise GenospecError("architecture weights contain NaN; the search diverged")
+    return rows
 
 
 def _cell(space: Space, cell_name: str) -> Cell:

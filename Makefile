@@ -1,0 +1,24 @@
+# genospec: `make search` runs the main job, `make test` the test suite; both install first.
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP := .install.stamp
+
+.PHONY: install search test bench
+
+$(STAMP): pyproject.toml
+	@command -v dot >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q graphviz; }
+	@ls /usr/share/datasets/fashion-mnist/*.gz >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; }
+	$(PYTHON) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+search: install
+	genospec search specs/searches/darts.gs darts_first_order --quick --out runs/quick-darts
+	genospec render runs/quick-darts/genotype.gs -o runs/quick-darts/genotype.svg
+
+test: install
+	$(PYTHON) -m pytest -q
+
+bench: install
+	$(PYTHON) benchmarks/run_all.py

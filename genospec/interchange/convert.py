@@ -1,0 +1,67 @@
+"""`genospec convert`: read a genotype in any notation, write it in another."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import ConversionError
+from ..ir import Recipe, Space
+from .darts import parse_genotype, parse_genotype_file, to_darts
+from .nb201 import parse_nb201, to_nb201
+
+
+def read_any(source: str, name: str | None = None) -> Space:
+    """A genotype from a .gs / .json / DARTS-genotypes file, or a DARTS or NAS-Bench-201 string."""
+    text = source.strip()
+    looks_inline = text.startswith(("|", "Genotype(")) or "Genotype(" in text
+    path = Path(source)
+    if not looks_inline and path.is_file():
+        if path.suffix == ".gs":
+            from ..lang.loader import load
+            obj = load(path).get(name)
+            return obj.space if isinstance(obj, Recipe) else obj
+        content = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            from ..irjson import space_from_json
+            try:
+                return space_from_json(json.loads(content))
+            except json.JSONDecodeError as e:
+                raise ConversionError(f"{path} is not JSON: {e}") from None
+        if "Genotype(" in content:
+            found = parse_genotype_file(content, str(path)) if "=" in content.split("Genotype(")[0] \
+                else {"genotype": parse_genotype(content, name or path.stem, str(path))}
+            if name is None:
+                if len(found) != 1:
+                    raise ConversionError(f"{path} holds {len(found)} genotypes; pick one with --name",
+                                          hint="names: " + ", ".join(found))
+                return next(iter(found.values()))
+            if name not in found:
+                from ..errors import did_you_mean
+                raise ConversionError(f"{path} has no genotype {name!r}", hint=did_you_mean(name, found))
+            return found[name]
+        text = content.strip()
+    if text.startswith("|"):
+        return parse_nb201(text, name or "nb201")
+    if "Genotype(" in text:
+        return parse_genotype(text, name or "genotype")
+    if not looks_inline and not path.exists() and source.endswith((".gs", ".json", ".txt")):
+        raise ConversionError(f"no such file: {source}")
+    raise ConversionError("cannot tell what this is",
+                          hint="give a .gs or .json file, a DARTS Genotype(...) string or a "
+                               "NAS-Bench-201 |op~0|+|...| string")
+
+
+def convert_to(space: Space, target: str, *, of: str | None = None, imports: list[str] | None = None) -> str:
+    """``space`` written as gs, darts, nb201 or json text (ending with a newline)."""
+    if target == "darts":
+        return to_darts(space) + "\n"
+    if target == "nb201":
+        return to_nb201(space) + "\n"
+    if target == "json":
+        from ..irjson import space_to_json
+        return json.dumps(space_to_json(space), indent=2) + "\n"
+    from ..lang.emit import emit_space
+    if of is not None:
+        space = Space(space.name, space.kind, space.ops, space.cells, space.network, space.groups, of=of)
+    return emit_space(space, imports=imports or [])

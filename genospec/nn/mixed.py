@@ -1,0 +1,88 @@
+"""The supernet's mixed edge: every candidate op of one edge, summed with its mixing weights.
+
+An edge computes ``sum_o w_o * op_o(x)`` (DARTS eq. 1; DOTS paper 002 eq. 1) over its own
+candidate list (RobustDARTS S1 and reduced spaces differ per edge). The supernet hands each edge
+an `EdgeMix`: the edge's weights, one per candidate in ``edge.ops`` order, and the positions of
+the candidates whose weight is non-zero. Only those ops run: an op annealed to exactly 0, masked
+by DARTS-PT or dropped with its edge costs no compute. The zero op never runs either: its term
+``w * 0`` adds nothing to the output and nothing to any gradient.
+
+Ops that are `nn.Sequential` chains starting with a ReLU (sep_conv, dil_conv, conv, nor_conv,
+conv_7x1_1x7) share one ReLU of the edge input instead of computing (and storing) one each.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import SpecError
+from ..ir import Edge, OpDef
+from .cell import EdgeBuilder
+from .ops import build_op
+
+
+class EdgeMix(NamedTuple):
+    """What a mixed edge needs from the supernet for one forward pass."""
+
+    weights: Tensor  # [len(edge.ops)], in the edge's candidate order
+    active: tuple[int, ...]  # candidates whose weight is non-zero
+
+
+def _take_leading_relu(module: nn.Module) -> bool:
+    """Replace the ReLU that a Sequential chain applies first by an Identity; True if found."""
+    while isinstance(module, nn.Sequential) and len(module) > 0:
+        first = module[0]
+        if isinstance(first, nn.ReLU):
+            module[0] = nn.Identity()
+            return True
+        module = first
+    return False
+
+
+class MixedEdge(nn.Module):
+    """Every candidate op of one edge; ``forward(x, mix)`` sums the active ones."""
+
+    def __init__(self, edge: Edge, ops: Mapping[str, OpDef], chs: int, stride: int,
+                 affine: bool):
+        super().__init__()
+        unknown = [o for o in edge.ops if o not in ops]
+        if unknown:
+            raise SpecError(f"edge {edge.src}->{edge.dst}: op(s) {', '.join(unknown)} are not "
+                            "in the op library")
+        self.op_names = tuple(edge.ops)
+        self.stride = stride
+        self.ops = nn.ModuleList(build_op(ops[o], chs, stride, affine) for o in edge.ops)
+        self._is_zero = tuple(ops[o].is_zero for o in edge.ops)
+        self._after_relu = tuple(_take_leading_relu(m) for m in self.ops)
+
+    def forward(self, x: Tensor, mix: EdgeMix) -> Tensor:
+        out: Tensor | None = None
+        relu_x: Tensor | None = None
+        for i in mix.active:
+            if self._is_zero[i]:
+                continue
+            if self._after_relu[i]:
+                if relu_x is None:
+                    relu_x = torch.relu(x)
+                h = self.ops[i](relu_x)
+            else:
+                h = self.ops[i](x)
+            h = mix.weights[i] * h
+            out = h if out is None else out + h
+        if out is None:
+            s = self.stride
+            n, c, height, width = x.shape
+            out = x.new_zeros(n, c, -(-height // s), -(-width // s))
+        return out
+
+
+def mixed_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
+    """An edge builder for `compile_cell`/`build_network`: a `MixedEdge` over each edge's ops."""
+
+    def build(edge: Edge, chs: int, stride: int, affine: bool) -> nn.Module:
+        return MixedEdge(edge, ops, chs, stride, affine)
+
+    return build

@@ -1,0 +1,28 @@
+"""`genospec render`: draw every (or the chosen) cell of a genotype, space or searched run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..ir import Space
+from .cells import render_genotype, render_space
+from .files import write
+
+
+def draw_to_files(space: Space, output: str | None, cells: list[str] | None = None,
+                  run_dir: str | None = None) -> list[Path]:
+    """Write one picture per cell; with several cells, ``output``'s stem gets ``_CELL``."""
+    names = cells or list(space.cells)
+    out = Path(output) if output else Path(f"{space.name}.svg")
+    paths = []
+    for name in names:
+        if run_dir is not None:
+            from ..search.weights_picture import render_run_weights
+            graph = render_run_weights(run_dir, name)
+        elif space.cells.get(name) is not None and space.cells[name].is_fixed:
+            graph = render_genotype(space, name)
+        else:
+            graph = render_space(space, name)
+        target = out if len(names) == 1 else out.with_name(f"{out.stem}_{name}{out.suffix}")
+        paths.append(write(graph, target))
+    return paths

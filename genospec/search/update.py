@@ -1,0 +1,193 @@
+"""One training step of a supernet under each update rule (DESIGN §2).
+
+- bilevel, first order: the architecture steps on a validation batch with the loss at the
+  current weights (DARTS eq. 7 with xi = 0), then the weights step on a training batch.
+- bilevel, second order: the architecture gradient of DARTS eq. 7,
+  grad_a L_val(w', a) - xi * grad^2_{a,w} L_train(w, a) grad_w' L_val(w', a),
+  at the unrolled weights w' = w - xi * grad_w L_train(w, a) (eq. 6; taken as the weight
+  optimiser's next SGD step, momentum and weight decay included, as the DARTS code does), the
+  Hessian-vector product by central finite differences at w +- eps * grad_w' L_val(w', a) with
+  eps = 0.01 / ||grad_w' L_val(w', a)|| (eq. 8).
+- one-level: one batch, one loss; weights and architecture step together (DOTS topology stage).
+
+Weights train with SGD and gradient-norm clipping, the architecture with Adam (`weight_optimizer`
+and `arch_optimizer` build them with the DARTS defaults). The caller decides when the
+architecture updates (warm-up, every n steps, once per epoch) by passing ``update_arch``; after
+each architecture update the supernet's eDARTS op bias, if any, is added to alpha. Call `step`
+with the model in training mode.
+
+The forwards at unrolled and perturbed weights (second order) run on copies of the BN buffers,
+so only forwards at the current weights update the running statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal, Sequence
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from ..nn.supernet import Supernet
+
+Batch = tuple[Tensor, Tensor]
+Criterion = Callable[[Tensor, Tensor], Tensor]
+Mode = Literal["bilevel", "onelevel"]
+
+
+def weight_optimizer(model: Supernet, lr: float = 0.025, momentum: float = 0.9,
+                     decay: float = 3e-4) -> torch.optim.SGD:
+    """SGD over the supernet's weights (DARTS defaults)."""
+    return torch.optim.SGD(model.weight_parameters(), lr, momentum=momentum, weight_decay=decay)
+
+
+def arch_optimizer(model: Supernet, lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
+                   decay: float = 1e-3) -> torch.optim.Adam | None:
+    """Adam over the architecture parameters (DARTS defaults); None when nothing is trainable
+    (the ``fixed`` op relaxation without an edge relaxation)."""
+    params = model.arch_parameters()
+    if not params:
+        return None
+    return torch.optim.Adam(params, lr, betas=betas, weight_decay=decay)
+
+
+def _unwrap(model: nn.Module) -> Supernet:
+    """The supernet inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _backward(model: nn.Module, loss: Tensor, params: Sequence[Tensor]) -> None:
+    """Backpropagate into ``params`` only; into everything under DDP, whose gradient
+    all-reduce waits for every parameter."""
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        loss.backward()
+    else:
+        loss.backward(inputs=list(params))
+
+
+def _accuracy(logits: Tensor, target: Tensor) -> float:
+    return logits.argmax(dim=1).eq(target).float().mean().item()
+
+
+def _sgd_hyper(w_opt: torch.optim.Optimizer) -> dict[int, tuple[float, float]]:
+    """(momentum, weight decay) of every parameter of an SGD optimiser, by id."""
+    return {id(p): (g.get("momentum", 0.0), g.get("weight_decay", 0.0))
+            for g in w_opt.param_groups for p in g["params"]}
+
+
+def unrolled_arch_gradients(model: Supernet, batch: Batch, val_batch: Batch,
+                            w_opt: torch.optim.Optimizer, xi: float,
+                            criterion: Criterion = nn.functional.cross_entropy
+                            ) -> tuple[list[Tensor], Tensor]:
+    """DARTS second-order architecture gradients (eq. 6-8), one per ``model.arch_parameters()``,
+    and the validation loss at the unrolled weights. The model's parameters are not changed."""
+    weights = list(model.named_weight_parameters())
+    archs = model.named_arch_parameters()
+    w_names, w_now = [n for n, _ in weights], [p.detach() for _, p in weights]
+    a_names, a_params = [n for n, _ in archs], [p for _, p in archs]
+
+    def loss_at(w: Sequence[Tensor], data: Batch) -> Tensor:
+        state = {n: b.clone() for n, b in model.named_buffers()}
+        state.update(zip(w_names, w))
+        state.update(zip(a_names, a_params))
+        return criterion(functional_call(model, state, (data[0],)), data[1])
+
+    def grads(loss: Tensor, inputs: Sequence[Tensor]) -> list[Tensor]:
+        found = torch.autograd.grad(loss, list(inputs), allow_unused=True)
+        return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, found)]
+
+    # eq. 6: w' is the weight optimiser's next step (momentum and weight decay as in SGD)
+    w_leaf = [w.clone().requires_grad_() for w in w_now]
+    g_train = grads(loss_at(w_leaf, batch), w_leaf)
+    hyper = _sgd_hyper(w_opt)
+    w_next = []
+    for (_, p), w, g in zip(weights, w_now, g_train):
+        momentum, decay = hyper.get(id(p), (0.0, 0.0))
+        step = g + decay * w
+        buf = w_opt.state.get(p, {}).get("momentum_buffer")
+        if buf is not None:
+            step = step + momentum * buf
+        w_next.append((w - xi * step).requires_grad_())
+
+    # eq. 7: gradient at the unrolled weights
+    val_loss = loss_at(w_next, val_batch)
+    found = grads(val_loss, a_params + w_next)
+    d_arch, d_w = found[:len(a_params)], found[len(a_params):]
+
+    # eq. 8: Hessian-vector product by central differences around the current weights
+    norm = torch.cat([d.reshape(-1) for d in d_w]).norm()
+    if norm == 0:
+        return d_arch, val_loss.detach()
+    eps = 0.01 / norm
+    plus = grads(loss_at([w + eps * d for w, d in zip(w_now, d_w)], batch), a_params)
+    minus = grads(loss_at([w - eps * d for w, d in zip(w_now, d_w)], batch), a_params)
+    return ([g - xi * (p - m) / (2 * eps) for g, p, m in zip(d_arch, plus, minus)],
+            val_loss.detach())
+
+
+def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
+         mode: Mode = "bilevel", order: Literal[1, 2] = 1, w_opt: torch.optim.Optimizer,
+         a_opt: torch.optim.Optimizer | None = None, clip: float | None = 5.0,
+         update_arch: bool = True, xi: float | None = None,
+         criterion: Criterion = nn.functional.cross_entropy) -> dict[str, float | None]:
+    """One supernet training step; returns ``loss``/``acc`` of the weight step's batch and
+    ``val_loss``/``val_acc`` of the architecture step's validation batch (None when no
+    bilevel architecture step ran; second order: ``val_loss`` at the unrolled weights and no
+    ``val_acc``).
+
+    ``model`` is a `Supernet` or a DistributedDataParallel around one. ``mode`` is
+    ``"bilevel"`` (``val_batch`` drives the architecture, ``batch`` the weights; ``order`` 1 or
+    2) or ``"onelevel"`` (``batch`` drives both). ``xi`` is the unrolling step size of the
+    second order (default: the weight optimiser's current learning rate, as DARTS). ``clip``
+    bounds the weights' gradient norm (None: no clipping).
+    """
+    net = _unwrap(model)
+    if mode not in ("bilevel", "onelevel"):
+        raise ValueError(f"update mode must be 'bilevel' or 'onelevel', got {mode!r}")
+    if order not in (1, 2) or (mode == "onelevel" and order != 1):
+        raise ValueError(f"order must be 1 or 2 (bilevel only), got {order!r} with {mode}")
+    if update_arch and a_opt is None:
+        raise ValueError("update_arch needs an architecture optimiser")
+    if update_arch and mode == "bilevel" and val_batch is None:
+        raise ValueError("a bilevel architecture update needs a validation batch")
+    weights = list(net.weight_parameters())
+    archs = net.arch_parameters()
+    out: dict[str, float | None] = {"val_loss": None, "val_acc": None}
+
+    if update_arch and mode == "bilevel":
+        a_opt.zero_grad(set_to_none=True)
+        if order == 1:
+            logits = model(val_batch[0])
+            val_loss = criterion(logits, val_batch[1])
+            _backward(model, val_loss, archs)
+            out["val_acc"] = _accuracy(logits.detach(), val_batch[1])
+        else:
+            lr = w_opt.param_groups[0]["lr"] if xi is None else xi
+            d_arch, val_loss = unrolled_arch_gradients(net, batch, val_batch, w_opt, lr, criterion)
+            if isinstance(model, nn.parallel.DistributedDataParallel):
+                for g in d_arch:  # one architecture across ranks
+                    dist.all_reduce(g)
+                    g.div_(dist.get_world_size())
+            for p, g in zip(archs, d_arch):
+                p.grad = g
+        out["val_loss"] = val_loss.item()
+        a_opt.step()
+        net.apply_op_bias()
+
+    joint = update_arch and mode == "onelevel"
+    w_opt.zero_grad(set_to_none=True)
+    if joint:
+        a_opt.zero_grad(set_to_none=True)
+    logits = model(batch[0])
+    loss = criterion(logits, batch[1])
+    _backward(model, loss, weights + archs if joint else weights)
+    if clip is not None:
+        nn.utils.clip_grad_norm_(weights, clip)
+    w_opt.step()
+    if joint:
+        a_opt.step()
+        net.apply_op_bias()
+    out["loss"] = loss.item()
+    out["acc"] = _accuracy(logits.detach(), batch[1])
+    return out

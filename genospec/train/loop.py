@@ -1,0 +1,259 @@
+"""The training loop: SGD over a dataset, one atomic checkpoint per epoch, exact resume.
+
+Run directory:
+    checkpoint.pt (+ checkpoint.prev.pt)   model, optimizer, RNG, epoch/step, metric history
+    metrics.jsonl                          one record per finished epoch
+    report.json                            the final (or stopped) run's summary
+
+The model's forward returns logits, or ``(logits, aux_logits)`` in training mode when it has an
+auxiliary head; a model with ``schedule_drop_path(progress)`` is told ``epoch / epochs`` at the
+start of every epoch. With the same seed on CPU, a run stopped or interrupted and resumed ends
+with the same weights, bit for bit, as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..checkpoint import (CheckpointError, append_jsonl, atomic_save, atomic_write_text,
+                          capture_rng, load, previous_path, restore_rng)
+from ..data import Augment, Dataset, Split, TensorSplit, iterate, num_batches, subset
+from ..errors import GenospecError
+from ..progress import Reporter
+from .config import TrainConfig, learning_rate
+from .interrupt import SigintFlag, TrainingInterrupted
+
+CHECKPOINT, METRICS, REPORT = "checkpoint.pt", "metrics.jsonl", "report.json"
+# Settings that may change between a run and its resumption without changing its results.
+RESUMABLE_CHANGES = ("stop_after", "device")
+
+
+class TrainError(GenospecError):
+    """A run directory that does not fit the requested run."""
+
+    exit_code = 3
+
+
+@dataclass
+class _Progress:
+    """Where a run stands: finished epochs, batches into the current one, running sums."""
+
+    epoch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def evaluate(model: nn.Module, split: Split, batch_size: int,
+             device: torch.device | str = "cpu") -> dict[str, float]:
+    """Top-1 and top-5 accuracy (fractions) and mean cross-entropy of ``model`` on ``split``."""
+    was_training = model.training
+    model.eval()
+    loss_sum, hits1, hits5, seen = 0.0, 0, 0, 0
+    with torch.no_grad():
+        for x, y in iterate(split, batch_size, device=device):
+            logits = _logits(model(x))[0]
+            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+            top = logits.topk(min(5, logits.shape[1]), dim=1).indices
+            match = top == y.unsqueeze(1)
+            hits1 += int(match[:, 0].sum())
+            hits5 += int(match.any(dim=1).sum())
+            seen += len(y)
+    model.train(was_training)
+    return {"top1": hits1 / seen, "top5": hits5 / seen, "loss": loss_sum / seen}
+
+
+def _logits(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
+    """``(logits, aux_logits or None)`` from whatever the model's forward returned."""
+    if isinstance(out, (tuple, list)):
+        return out[0], (out[1] if len(out) > 1 else None)
+    return out, None
+
+
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
+          config: TrainConfig) -> tuple[float, int]:
+    """One SGD step; returns the batch's summed loss and its number of correct predictions."""
+    logits, aux = _logits(model(x))
+    loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+    if aux is not None and config.auxiliary_weight > 0:
+        loss = loss + config.auxiliary_weight * F.cross_entropy(
+            aux, y, label_smoothing=config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    return loss.item() * len(y), int((logits.argmax(1) == y).sum())
+
+
+def _splits(dataset: Dataset, config: TrainConfig, device: torch.device) -> tuple[Split, Split]:
+    train, test = dataset.train, dataset.test
+    if config.train_subset is not None:
+        train = subset(train, config.train_subset, seed=config.seed)
+    if config.test_subset is not None:
+        test = subset(test, config.test_subset, seed=config.seed)
+    if isinstance(train, TensorSplit):
+        train = train.to(device)
+    if isinstance(test, TensorSplit):
+        test = test.to(device)
+    return train, test
+
+
+def _data_facts(dataset: Dataset, train: Split, test: Split) -> dict[str, Any]:
+    return {"name": dataset.name, "train": len(train), "test": len(test)}
+
+
+def _save(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
+          data: dict[str, Any], progress: _Progress) -> None:
+    atomic_save({
+        "format": 1, "config": config.to_dict(), "data": data,
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": capture_rng(),
+        "epoch": progress.epoch, "step": progress.step, "loss_sum": progress.loss_sum,
+        "correct": progress.correct, "seen": progress.seen, "seconds": progress.seconds,
+        "history": progress.history,
+    }, path)
+
+
+def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+             config: TrainConfig, data: dict[str, Any], device: torch.device) -> _Progress:
+    try:
+        state = load(run_dir / CHECKPOINT, map_location=device)
+    except CheckpointError as e:
+        raise TrainError(f"cannot resume: {e.message}", hint=e.hint) from None
+    saved = state["config"]
+    changed = [k for k, v in config.to_dict().items()
+               if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+    if changed:
+        raise TrainError(f"cannot resume {run_dir}: it was started with different settings",
+                         hint=", ".join(f"{k}: {saved.get(k)!r} then, {getattr(config, k)!r} now"
+                                        for k in changed))
+    if state["data"] != data:
+        raise TrainError(f"cannot resume {run_dir}: it was trained on {state['data']}, "
+                         f"not {data}")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise TrainError(f"the checkpoint in {run_dir} does not fit this model",
+                         hint=str(e).splitlines()[0]) from None
+    optimizer.load_state_dict(state["optimizer"])
+    restore_rng(state["rng"])
+    progress = _Progress(state["epoch"], state["step"], state["loss_sum"], state["correct"],
+                         state["seen"], state["seconds"], list(state["history"]))
+    # Records written after the checkpoint (a crash in between) are dropped; lost ones restored.
+    atomic_write_text(run_dir / METRICS, "".join(_jsonl(r) for r in progress.history))
+    return progress
+
+
+def _jsonl(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True) + "\n"
+
+
+def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str | Path,
+          reporter: Reporter | None = None, resume: bool = False) -> dict[str, Any]:
+    """Train ``model`` on ``dataset.train``, testing on ``dataset.test`` after every epoch.
+
+    Writes a checkpoint, a ``metrics.jsonl`` record and a reporter event per epoch. With
+    ``resume`` the run continues from ``run_dir``'s checkpoint (same settings required, except
+    ``stop_after`` and ``device``). Ctrl-C finishes the current batch, saves a checkpoint there
+    and raises `TrainingInterrupted`. Returns the report also written to ``report.json``.
+    """
+    run_dir, reporter = Path(run_dir), reporter or Reporter()
+    device = torch.device(config.device)
+    model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    train_split, test_split = _splits(dataset, config, device)
+    data = _data_facts(dataset, train_split, test_split)
+    ckpt = run_dir / CHECKPOINT
+    if resume:
+        progress = _restore(run_dir, model, optimizer, config, data, device)
+    else:
+        if ckpt.exists() or previous_path(ckpt).exists():
+            raise TrainError(f"{run_dir} already holds a run",
+                             hint="resume it, or choose another run directory")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / METRICS, "")
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+        progress = _Progress()
+
+    augment = Augment(config.crop_padding, config.flip and dataset.hflip, config.cutout)
+    steps = num_batches(train_split, config.batch_size)
+    last = config.epochs if config.stop_after is None else min(config.epochs, config.stop_after)
+    with SigintFlag() as stop:
+        try:
+            for epoch in range(progress.epoch, last):
+                lr = learning_rate(config, epoch)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                ramp = epoch / config.epochs
+                if hasattr(model, "schedule_drop_path"):
+                    model.schedule_drop_path(ramp)
+                model.train()
+                reporter.start(f"epoch {epoch + 1}/{config.epochs}", steps)
+                reporter.update(progress.step)
+                started = time.perf_counter() - progress.seconds
+                for x, y in iterate(train_split, config.batch_size, shuffle=True, seed=config.seed,
+                                    epoch=epoch, augment=augment, device=device,
+                                    start=progress.step):
+                    loss_sum, correct = _step(model, optimizer, x, y, config)
+                    progress.step += 1
+                    progress.loss_sum += loss_sum
+                    progress.correct += correct
+                    progress.seen += len(y)
+                    reporter.update(1, loss=progress.loss_sum / progress.seen)
+                    if stop.requested:
+                        progress.seconds = time.perf_counter() - started
+                        _save(ckpt, model, optimizer, config, data, progress)
+                        raise TrainingInterrupted(run_dir, epoch, progress.step)
+                reporter.close()
+                result = evaluate(model, test_split, config.batch_size, device)
+                record = {
+                    "epoch": epoch + 1, "lr": lr,
+                    "drop_path": config.drop_path * ramp if hasattr(model, "schedule_drop_path")
+                    else 0.0,
+                    "train_loss": progress.loss_sum / progress.seen,
+                    "train_top1": progress.correct / progress.seen,
+                    "test_loss": result["loss"], "test_top1": result["top1"],
+                    "test_top5": result["top5"],
+                    "seconds": time.perf_counter() - started,
+                }
+                progress = _Progress(epoch=epoch + 1, history=[*progress.history, record])
+                _save(ckpt, model, optimizer, config, data, progress)
+                append_jsonl(run_dir / METRICS, record)
+                reporter.event("epoch", record)
+                if stop.requested:
+                    raise TrainingInterrupted(run_dir, epoch + 1, 0)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
+            raise TrainingInterrupted(run_dir, progress.epoch, 0, saved=False) from None
+        finally:
+            reporter.close()
+    return _report(model, config, data, progress, run_dir)
+
+
+def _report(model: nn.Module, config: TrainConfig, data: dict[str, Any], progress: _Progress,
+            run_dir: Path) -> dict[str, Any]:
+    last = progress.history[-1] if progress.history else {}
+    report = {
+        "status": "complete" if progress.epoch >= config.epochs else "stopped",
+        "epochs_done": progress.epoch, "epochs": config.epochs,
+        "top1": last.get("test_top1"), "top5": last.get("test_top5"),
+        "test_loss": last.get("test_loss"),
+        "params": sum(p.numel() for p in model.parameters()),
+        "seconds": sum(r["seconds"] for r in progress.history),
+        "data": data, "config": config.to_dict(),
+    }
+    atomic_write_text(run_dir / REPORT, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report

@@ -1,0 +1,131 @@
+"""Evaluation and search networks: exact DARTS parameter counts, layouts, gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from genospec.errors import SpecError
+from genospec.nn import build_network, build_op, count_parameters
+from genospec.nn.network import ResidualReduction
+from nn_fixtures import darts_genotype, darts_space, nb201_genotype
+
+NB201_ALL = (("nor_conv_3x3",), ("nor_conv_3x3",) * 2, ("nor_conv_3x3",) * 3)
+NB201_MIXED = (("nor_conv_3x3",), ("skip_connect", "avg_pool_3x3"), ("nor_conv_1x1", "none", "skip_connect"))
+
+
+class MixedSum(nn.Module):
+    """Every candidate op on the edge; outputs summed, or weighted by the edge's weight vector."""
+
+    def __init__(self, ops: list[nn.Module]):
+        super().__init__()
+        self.ops = nn.ModuleList(ops)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        if w is None:
+            return sum(op(x) for op in self.ops)
+        return sum(wi * op(x) for wi, op in zip(w, self.ops))
+
+
+def mixed_sum_builder(space):
+    return lambda edge, chs, stride, affine: MixedSum(
+        [build_op(space.ops[o], chs, stride, affine) for o in edge.ops])
+
+
+@pytest.mark.parametrize("genotype, layout, cells, chs, classes, total, without_aux", [
+    ("DARTS_V2", "cifar", 20, 36, 10, 3_825_768, 3_349_342),
+    ("DARTS_V1", "cifar", 20, 36, 10, 3_645_840, 3_169_414),
+    ("DARTS_V2", "imagenet", 14, 48, 1000, 5_979_528, 4_718_752),
+])
+def test_darts_reference_parameter_counts(genotype, layout, cells, chs, classes, total, without_aux):
+    model = build_network(darts_genotype(genotype), layout=layout, cells=cells, channels=chs,
+                          classes=classes, auxiliary=True)
+    assert count_parameters(model) == total
+    assert count_parameters(model, exclude_auxiliary=True) == without_aux
+
+
+def test_small_darts_v2_without_auxiliary():
+    model = build_network(darts_genotype("DARTS_V2", cells=8, channels=16))
+    assert model.auxiliary_head is None
+    assert count_parameters(model) == count_parameters(model, exclude_auxiliary=True) == 246_106
+
+
+def test_search_network_over_the_darts_space():
+    space = darts_space()
+    model = build_network(space, mode="search", edge_builder=mixed_sum_builder(space))
+    assert count_parameters(model) == 1_930_618
+    bns = [m for c in model.cells for m in c.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and not any(bn.affine for bn in bns)
+
+
+def test_search_network_passes_edge_weights_per_cell_type():
+    space = darts_space()
+    model = build_network(space, cells=3, channels=4, mode="search",
+                          edge_builder=mixed_sum_builder(space))
+    alphas = {name: torch.zeros(14, 8, requires_grad=True) for name in ("normal", "reduce")}
+    weights = {name: list(a.softmax(-1)) for name, a in alphas.items()}
+    logits = model(torch.randn(2, 3, 8, 8), weights)
+    assert logits.shape == (2, 10)
+    logits.sum().backward()
+    assert all(a.grad is not None and a.grad.abs().sum() > 0 for a in alphas.values())
+
+
+def forward_backward(model: nn.Module, x: torch.Tensor) -> None:
+    model.train()
+    out = model(x)
+    loss = sum(o.square().mean() for o in (out if isinstance(out, tuple) else (out,)))
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.isfinite().all()]
+    assert not missing
+
+
+@pytest.mark.parametrize("name", ["NASNet", "AmoebaNet"])
+def test_nasnet_and_amoebanet_train_with_auxiliary_head(name):
+    torch.manual_seed(0)
+    model = build_network(darts_genotype(name), cells=3, channels=6, auxiliary=True)
+    x = torch.randn(2, 3, 32, 32)
+    out = model.train()(x)
+    assert isinstance(out, tuple) and out[0].shape == out[1].shape == (2, 10)
+    forward_backward(model, x)
+    assert model.eval()(x).shape == (2, 10)
+
+
+def test_imagenet_layout_forward_at_224():
+    model = build_network(darts_genotype("DARTS_V2"), layout="imagenet", cells=3, channels=8,
+                          classes=7, auxiliary=True)
+    logits, aux = model.train()(torch.randn(2, 3, 224, 224))
+    assert logits.shape == aux.shape == (2, 7)
+
+
+def test_nb201_tiny_network_count_and_structure():
+    # Hand count (C=16, 5 cells per stage): stem 464, cells 5 * (14016 + 55680 + 221952),
+    # residual blocks 14464 + 57600, last BN 128, classifier 650. NAS-Bench-201 lists its largest
+    # CIFAR-10 model (all nor_conv_3x3) at 1.53 MB.
+    model = build_network(nb201_genotype(NB201_ALL))
+    assert count_parameters(model) == 1_531_546
+    kinds = ["R" if isinstance(c, ResidualReduction) else "c" for c in model.cells]
+    assert "".join(kinds) == "ccccc" + "R" + "ccccc" + "R" + "ccccc"
+
+
+def test_nb201_cell_in_tiny_network_trains():
+    torch.manual_seed(0)
+    model = build_network(nb201_genotype(NB201_MIXED, cells=3, channels=8), in_chans=1, classes=4)
+    x = torch.randn(2, 1, 16, 16)
+    forward_backward(model, x)
+    assert model.eval()(x).shape == (2, 4)
+
+
+def test_network_errors():
+    nb201 = nb201_genotype(NB201_ALL)
+    with pytest.raises(SpecError, match="no auxiliary head"):
+        build_network(nb201, auxiliary=True)
+    with pytest.raises(SpecError, match="no cell with stride 2"):
+        build_network(nb201, layout="cifar")
+    with pytest.raises(SpecError, match="unknown network layout") as e:
+        build_network(nb201, layout="cifra")
+    assert "cifar" in e.value.hint
+    with pytest.raises(SpecError, match="needs a genotype"):
+        build_network(darts_space(), cells=3, channels=4)
+    with pytest.raises(SpecError, match="drop path"):
+        build_network(darts_genotype("DARTS_V2"), drop_path=1.5)
