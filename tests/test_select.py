@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -267,3 +270,9 @@ def test_selection_registry_and_errors():
         select("best_per_edge", space(c), "normal", nan, DARTS_OPS)
     with pytest.raises(ValueError, match="needs 14 edge weights"):
         select("threshold", space(c), "normal", rows({}), DARTS_OPS, gamma=[0.5])
+
+
+def test_selection_and_schedules_import_without_torch():
+    code = ("import sys, genospec.search.select, genospec.relax.schedule; "
+            "from genospec.relax import Temperature; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,6 +12,7 @@ overrides). `cell Y extends X` starts from X as resolved so far in the same spac
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 from .. import ir
@@ -19,6 +20,8 @@ from ..errors import GenospecError, Span, SpecError, did_you_mean
 from ..oplib import KINDS, STANDARD_OPS
 from . import ast
 from .settings import read_network, read_settings
+
+MAX_NODES = 64  # the most inputs, or intermediate nodes, one cell may declare
 
 
 @dataclass
@@ -302,7 +305,7 @@ class Resolver:
             return ir.Topology("pick", 1, None)
         assert t.lo is not None and t.hi is not None
         lo, hi = t.lo.value, t.hi.value
-        if not (t.lo.is_int and t.hi.is_int) or lo < 1 or hi < lo:
+        if not (t.lo.is_int and t.hi.is_int) or lo < 1 or hi < lo or not math.isfinite(hi):
             self.error(f"'pick' needs whole numbers 1 <= k1 <= k2, got {t.lo.text}..{t.hi.text}"
                        if t.kind == "range" else f"'pick' needs a whole number >= 1, got {t.lo.text}", t.span)
             return ir.Topology("keep")
@@ -312,9 +315,10 @@ class Resolver:
         all_nodes = tuple(range(inputs, inputs + nodes))
         if o is None:
             return ir.Output("concat", all_nodes)
-        chosen = tuple(int(n.value) for n in o.nodes) or all_nodes
+        valid = [n for n in o.nodes if n.is_int and inputs <= n.value < inputs + nodes]
+        chosen = tuple(int(n.value) for n in valid) or all_nodes
         for n in o.nodes:
-            if not n.is_int or not inputs <= n.value < inputs + nodes:
+            if n not in valid:
                 self.error(f"output names node {n.text}, which cell '{cell}' does not have", n.span,
                            f"intermediate nodes are {inputs}..{inputs + nodes - 1}")
         if len(set(chosen)) != len(chosen):
@@ -329,6 +333,10 @@ class Resolver:
             if not r.node.is_int or j < inputs:
                 self.error(f"node {r.node.text} cannot take inputs: nodes below {inputs} are cell inputs",
                            r.node.span)
+                continue
+            if j >= inputs + MAX_NODES:
+                self.error(f"node {r.node.text} is out of range: a cell has at most {MAX_NODES} intermediate "
+                           f"nodes ({inputs}..{inputs + MAX_NODES - 1})", r.node.span)
                 continue
             if j in rules:
                 self.error(f"node {j} is given inputs twice", r.node.span, "list all of its inputs on one line")
@@ -349,6 +357,7 @@ class Resolver:
                 if not inp.src.is_int or src < 0 or src >= j:
                     self.error(f"node {j} cannot take input from node {inp.src.text}", inp.src.span,
                                f"inputs come from earlier nodes 0..{j - 1}")
+                    continue
                 edges.append(ir.Edge(int(src), j, (inp.op.value,), order=k))
         output = self._output(c.output, inputs, nodes, name)
         if len(self.errors) > n_errors:
@@ -476,8 +485,8 @@ def apply_cell_items(cell: _CellState, items: tuple[ast.CellItem, ...], errors: 
     for it in items:
         if isinstance(it, ast.CountStmt):
             v = it.value
-            if not v.is_int or not (v.value in (1, 2) if it.key == "stride" else 1 <= v.value <= 64):
-                allowed = "1 or 2" if it.key == "stride" else "a whole number between 1 and 64"
+            if not v.is_int or not (v.value in (1, 2) if it.key == "stride" else 1 <= v.value <= MAX_NODES):
+                allowed = "1 or 2" if it.key == "stride" else f"a whole number between 1 and {MAX_NODES}"
                 errors.append(SpecError(f"'{it.key}' must be {allowed}, got {v.text}", v.span))
                 continue
             setattr(cell, it.key, int(v.value))

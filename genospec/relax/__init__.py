@@ -22,20 +22,26 @@ Registries: op relaxations ``softmax``, ``group_softmax``, ``fixed``; edge relax
 per-op bias; ``Temperature`` gives T(t) = T0 * theta^t.
 """
 
-from .bias import EDARTS_OP_BIAS, apply_op_bias
-from .edges import (EDGE_RELAXATIONS, EdgeRelaxation, make_edge_relaxation, node_softmax,
-                    register_edge_relaxation)
-from .layout import CellLayout, cell_layout
-from .ops import (OP_RELAXATIONS, OpRelaxation, make_op_relaxation, masked_softmax,
-                  register_op_relaxation)
-from .schedule import Temperature
+from __future__ import annotations
 
-__all__ = [
-    "CellLayout", "cell_layout",
-    "OpRelaxation", "OP_RELAXATIONS", "register_op_relaxation", "make_op_relaxation",
-    "masked_softmax",
-    "EdgeRelaxation", "EDGE_RELAXATIONS", "register_edge_relaxation", "make_edge_relaxation",
-    "node_softmax",
-    "apply_op_bias", "EDARTS_OP_BIAS",
-    "Temperature",
-]
+import importlib
+from typing import Any
+
+# Loaded on first use, so that torch-free modules (the registry, selection rules) can import
+# from this package without importing torch.
+_EXPORTS = {
+    "CellLayout": "layout", "cell_layout": "layout",
+    "OpRelaxation": "ops", "OP_RELAXATIONS": "ops", "register_op_relaxation": "ops",
+    "make_op_relaxation": "ops", "masked_softmax": "ops",
+    "EdgeRelaxation": "edges", "EDGE_RELAXATIONS": "edges", "register_edge_relaxation": "edges",
+    "make_edge_relaxation": "edges", "node_softmax": "edges",
+    "apply_op_bias": "bias", "EDARTS_OP_BIAS": "bias",
+    "Temperature": "schedule",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

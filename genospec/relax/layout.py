@@ -12,7 +12,7 @@ from ..errors import SpecError
 from ..ir import Cell, Edge
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CellLayout:
     """Index structures that turn architecture parameters of one cell type into weights.
 
