@@ -196,5 +196,9 @@ def convert(source: str, target: str, name: str | None, of_space: str | None, im
     click.echo(convert_to(space, target, of=of_space, imports=list(imports)), nl=False)
 
 
+from genospec.cli.search_cmd import search  # noqa: E402
+main.add_command(search)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -4,6 +4,7 @@ A checkpoint is written to a temporary file in the same directory, flushed to di
 over the old one; the old one survives as ``<name>.prev<suffix>`` so a reader always finds one
 whole file even if the machine dies mid-write. Checkpoints load with ``weights_only=True``, so
 they may hold only tensors, dicts, lists, tuples, numbers, strings, booleans and None.
+torch is imported only by the functions that need it, so text outputs stay light.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable
-
-import torch
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from .errors import GenospecError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class CheckpointError(GenospecError):
@@ -75,6 +77,8 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     The previous file is first linked (or copied) to :func:`previous_path`, then the complete new
     file replaces ``path`` in one rename.
     """
+    import torch
+
     _write_atomic(Path(path), lambda f: torch.save(obj, f), keep_previous=True)
 
 
@@ -92,6 +96,8 @@ def _keep_previous(path: Path) -> None:
 
 def load(path: str | Path, map_location: str | torch.device | None = "cpu") -> Any:
     """Load a checkpoint (``weights_only=True``), falling back to the previous one if needed."""
+    import torch
+
     path = Path(path)
     failures = []
     for candidate in (path, previous_path(path)):
@@ -136,6 +142,8 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 def capture_rng() -> dict[str, Any]:
     """The global random states (torch CPU and CUDA, Python ``random``), weights_only-safe."""
+    import torch
+
     version, state, gauss_next = random.getstate()
     captured: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -149,6 +157,8 @@ def capture_rng() -> dict[str, Any]:
 
 def restore_rng(captured: dict[str, Any]) -> None:
     """Undo :func:`capture_rng`: set every global random state it recorded."""
+    import torch
+
     torch.set_rng_state(captured["torch"].cpu())
     py = captured["python"]
     random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss_next"]))

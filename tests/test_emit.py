@@ -144,7 +144,7 @@ genotype g {
 
 def test_published_darts_genotypes_round_trip() -> None:
     found = parse_genotype_file((ROOT / "tests" / "data" / "published_genotypes.txt").read_text())
-    assert len(found) == 68
+    assert len(found) == 66  # the fixture file's count
     text = emit_file(list(found.values()))
     assert format_text(text) == text
     back = loads(text)
@@ -177,11 +177,12 @@ def test_reduced_space_against_a_known_parent(darts: ir.Space) -> None:
 def test_reduced_space_against_a_parent_known_by_name(darts: ir.Space) -> None:
     s1 = loads(DARTS + S1_TEXT).spaces["s1"]
     text = emit_space(s1, of="darts")
-    assert text.startswith("""\
+    assert text == ("""\
 space s1 extends darts {
   cell normal {
     inputs 2
     nodes 4
+    stride 1
     edges all
     edge 0->2: skip_connect | dil_conv_3x3
     edge 1->2: skip_connect | dil_conv_5x5
@@ -190,12 +191,12 @@ space s1 extends darts {
     topology pick 2
     output concat
   }
-  cell reduce {
-    inputs 2
-    nodes 4
+  cell reduce extends normal {
     stride 2
     edges all
     edge 0->2: max_pool_3x3 | avg_pool_3x3
+  }
+}
 """)
     _round_trip(s1, text, DARTS)
 
@@ -203,11 +204,11 @@ space s1 extends darts {
 def test_space_the_search_engine_reduces(darts: ir.Space) -> None:
     """Keep two ops per edge (as `select best per group` does), built directly as IR."""
     cells = {}
-    for name, cell in darts.cells.items():
-        edges = [ir.Edge(e.src, e.dst, (e.ops[1 + k % 3], e.ops[4 + k % 4]), order=e.order)
+    for shift, (name, cell) in enumerate(darts.cells.items()):
+        edges = [ir.Edge(e.src, e.dst, (e.ops[1 + (k + shift) % 3], e.ops[4 + k % 4]), order=e.order)
                  for k, e in enumerate(cell.edges())]
         cells[name] = ir.Cell.build(name, cell.inputs, cell.nodes, cell.stride, cell.topology, edges, cell.output)
-    reduced = ir.Space("stage_ops", "space", dict(darts.ops), cells, darts.network, of="darts")
+    reduced = ir.Space("stage_ops", "space", dict(darts.ops), cells, darts.network)
     text = emit_space(reduced, of=darts)
     assert text.count("\n    edge ") == 28 and "inputs" not in text and "ops {" not in text
     _round_trip(reduced, text, DARTS)

@@ -7,9 +7,12 @@ specs/ and tests/data/fmt/). Regenerate with GENOSPEC_REGEN=1.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genospec.errors import InternalError, SpecError, SpecSyntaxError
 from genospec.lang import fmt
@@ -246,3 +249,40 @@ def test_an_unstable_printer_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fmt, "print_file", lambda tree, text: real(tree, text) + "\n" * (text.count("\n") + 1))
     with pytest.raises(InternalError, match="not stable"):
         format_text("space s { ops { a = identity } cell c { nodes 1 edges all } }")
+
+
+def _strip_comments(text: str) -> str:
+    lines = text.splitlines()
+    for c in parse(text).comments:
+        lines[c.line - 1] = lines[c.line - 1][:c.column - 1].rstrip()
+    return "\n".join(lines) + "\n"
+
+
+BARE = _strip_comments((ROOT / "tests" / "data" / "fmt" / "design.gs").read_text(encoding="utf-8"))
+GAPS = list(re.finditer(r"\s+", BARE))
+CANON = format_text(BARE)
+
+
+def _regap(fills: list[str]) -> str:
+    out, at = [], 0
+    for gap, fill in zip(GAPS, fills):
+        out += [BARE[at:gap.start()], fill]
+        at = gap.end()
+    return "".join(out) + BARE[at:]
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.sampled_from([" ", "\n", "\t\n  ", "\n\n\n"]), min_size=len(GAPS), max_size=len(GAPS)))
+def test_layout_does_not_depend_on_whitespace(fills: list[str]) -> None:
+    assert format_text(_regap(fills)) == CANON
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.sampled_from([" ", " ", "\n", " # after\n", "\n  # alone\n\n"]),
+                min_size=len(GAPS), max_size=len(GAPS)))
+def test_comments_anywhere_survive_and_settle(fills: list[str]) -> None:
+    text = _regap(fills)
+    out = format_text(text)  # itself checks: same syntax, same IR, comments kept, stable
+    assert _comments(out) == _comments(text)
+    code = [ln for ln in _strip_comments(out).splitlines() if ln]
+    assert code == [ln for ln in CANON.splitlines() if ln]

@@ -33,11 +33,12 @@ def test_macs_ignore_the_auxiliary_head_and_keep_the_training_flag():
     assert with_aux.training
 
 
-def test_nb201_largest_cell_macs():
-    # Per cell 6 nor_conv_3x3 edges: C*C*9*H*W each; blocks: conv_a, conv_b, shortcut.
+def test_nb201_macs_match_a_hand_count():
+    # C=8, one cell per stage, 16x16 input. A cell: 6 nor_conv_3x3 edges of C*C*9 per pixel.
+    # A residual reduction block: conv_a (3x3, stride 2), conv_b (3x3), avg-pool + 1x1 shortcut.
     model = build_network(nb201_genotype((("nor_conv_3x3",), ("nor_conv_3x3",) * 2,
-                                          ("nor_conv_3x3",) * 3)))
-    stem = 16 * 32 * 32 * 27
-    cells = 5 * 6 * 9 * (16 * 16 * 32 * 32 + 32 * 32 * 16 * 16 + 64 * 64 * 8 * 8)
-    blocks = (32 * 16 * 16 * (16 * 9 + 32 * 9 + 16)) + (64 * 8 * 8 * (32 * 9 + 64 * 9 + 32))
-    assert count_macs(model, (3, 32, 32)) == stem + cells + blocks + 64 * 10
+                                          ("nor_conv_3x3",) * 3), cells=3, channels=8))
+    stem = 8 * 16 * 16 * 27
+    cells = 6 * 9 * (8 * 8 * 16 * 16 + 16 * 16 * 8 * 8 + 32 * 32 * 4 * 4)
+    blocks = 16 * 8 * 8 * (8 * 9 + 16 * 9 + 8) + 32 * 4 * 4 * (16 * 9 + 32 * 9 + 16)
+    assert count_macs(model, (3, 16, 16)) == stem + cells + blocks + 32 * 10 == 2_279_744

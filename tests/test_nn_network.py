@@ -60,10 +60,10 @@ def test_search_network_over_the_darts_space():
 
 
 def test_search_network_passes_edge_weights_per_cell_type():
-    space = darts_space()
+    space = darts_space(["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3"])
     model = build_network(space, cells=3, channels=4, mode="search",
                           edge_builder=mixed_sum_builder(space))
-    alphas = {name: torch.zeros(14, 8, requires_grad=True) for name in ("normal", "reduce")}
+    alphas = {name: torch.zeros(14, 4, requires_grad=True) for name in ("normal", "reduce")}
     weights = {name: list(a.softmax(-1)) for name, a in alphas.items()}
     logits = model(torch.randn(2, 3, 8, 8), weights)
     assert logits.shape == (2, 10)

@@ -136,7 +136,8 @@ def test_s1_per_edge_ops_forward_backward():
         assert bool((arch.alpha.grad[mask] != 0).all())
         assert bool((arch.alpha.grad[~mask] == 0).all())  # not a candidate: no gradient
     w = net.mixing()["reduce"].weights
-    assert torch.allclose(w.sum(dim=1), torch.ones(14)) and bool((w[~net._layout("reduce").mask] == 0).all())
+    assert torch.allclose(w.sum(dim=1), torch.ones(14))
+    assert bool((w[~net._layout("reduce").mask] == 0).all())
 
 
 def test_nas_bench_201_supernet():

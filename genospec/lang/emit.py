@@ -251,14 +251,14 @@ def _network(space: ir.Space, parent: ir.Space | None, ref_name: str | None) -> 
 def _space(space: ir.Space, parent: ir.Space | None, ref_name: str | None, blank: bool) -> list[Line]:
     body: list[Line] = []
     if parent is not None or ref_name is None:
-        base_ops = parent.ops if parent is not None else None
-        if ops := _ops_lines(space.ops, base_ops):
+        if ops := _ops_lines(space.ops, parent.ops if parent is not None else None):
             body += _block(1, "ops", _stmts(2, ops))
-        library = tuple(parent.ops) + tuple(o for o in space.ops if o not in parent.ops) if parent else tuple(space.ops)
-    else:
-        library = tuple(space.ops)
+    # the op list of an edge written without one: the library as it loads back
+    library = tuple(space.ops) if parent is None else \
+        tuple(parent.ops) + tuple(o for o in space.ops if o not in parent.ops)
     if space.groups is not None and (parent is None or space.groups != parent.groups):
-        rows = [(_name(g, "group"), ", ".join(_name(o, "op") for o in ops)) for g, ops in space.groups.items()]
+        rows = [(_name(g, "group"), ", ".join(_name(o, "op") for o in members))
+                for g, members in space.groups.items()]
         body += _block(1, "groups", _stmts(2, aligned(rows)))
     if parent is not None and (missing := [c for c in parent.cells if c not in space.cells]):
         raise ConversionError(f"space '{space.name}' lacks cell(s) {', '.join(missing)} of its parent "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from ..checkpoint import atomic_write_text
 from ..errors import GenospecError, InternalError, SpecError, SpecSyntaxError
 from ..irjson import space_to_json
 from . import ast
@@ -30,7 +31,8 @@ def format_text(text: str, path: str = "<input>") -> str:
 
 
 def format_file(path: str | Path, write: bool = True) -> bool:
-    """Format the file at ``path``; True when it was not canonical (rewritten if ``write``)."""
+    """Format the file at ``path``; True when it was not canonical (rewritten, atomically, if
+    ``write``)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -40,7 +42,7 @@ def format_file(path: str | Path, write: bool = True) -> bool:
     if out == text:
         return False
     if write:
-        p.write_text(out, encoding="utf-8")
+        atomic_write_text(p, out)
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,8 +107,21 @@ def loads(text: str, path: str = "<input>") -> Module:
             r = resolver.recipe(d)
             if r is not None:
                 module.recipes[name] = r
-    raise_all(errors + resolver.errors)
+    raise_all(_unique(errors + resolver.errors))
     return module
+
+
+def _unique(errors: list[GenospecError]) -> list[GenospecError]:
+    """Each error once: a statement inherited by several cells or spaces is checked in each, so
+    errors at the same place that differ only in the cell they name are one error."""
+    seen: set[tuple] = set()
+    out = []
+    for e in errors:
+        key = (type(e), re.sub(r"cell '\w+'", "cell", e.message), e.span, e.hint)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def load(path: str | Path) -> Module:

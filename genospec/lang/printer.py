@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
+from ..errors import Span
 from . import ast
 
 INDENT = "  "
@@ -163,11 +164,11 @@ def _align(rows: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def _start(span) -> Pos:
+def _start(span: Span) -> Pos:
     return (span.line, span.column)
 
 
-def _end(span) -> Pos:
+def _end(span: Span) -> Pos:
     return (span.end_line, span.end_column)
 
 
@@ -177,10 +178,10 @@ class _Layout:
     def __init__(self) -> None:
         self.lines: list[Line] = []
 
-    def stmt(self, depth: int, text: str, span) -> None:
+    def stmt(self, depth: int, text: str, span: Span) -> None:
         self.lines.append(Line(depth, text, _start(span), _end(span)))
 
-    def block(self, depth: int, header: str, span, body, blank: bool = False) -> None:
+    def block(self, depth: int, header: str, span: Span, body: Callable[[int], None], blank: bool = False) -> None:
         self.lines.append(Line(depth, header + " {", _start(span), _start(span), opens=True, blank_before=blank))
         body(depth + 1)
         close = (span.end_line, span.end_column - 1)
@@ -200,6 +201,7 @@ class _Layout:
             self.block(0, f"search {d.name.value} of {d.of.value}", d.span, lambda k: self.items(k, d.items), blank)
 
     def items(self, depth: int, items: Sequence[object]) -> None:
+        """Blocks and settings of a declaration, stage, network or quick block."""
         for it in items:
             if isinstance(it, ast.OpsBlock):
                 self.block(depth, "ops", it.span, lambda k, it=it: self.pairs(
@@ -222,7 +224,7 @@ class _Layout:
             else:
                 raise TypeError(f"cannot print {type(it).__name__}")
 
-    def pairs(self, depth: int, rows: list[tuple[str, str, object]]) -> None:
+    def pairs(self, depth: int, rows: list[tuple[str, str, Span]]) -> None:
         for text, (_, _, span) in zip(aligned([(k, v) for k, v, _ in rows]), rows):
             self.stmt(depth, text, span)
 
@@ -286,5 +288,5 @@ def print_file(tree: ast.File, text: str) -> str:
         blank = prev is not None and not (isinstance(prev, ast.Import) and isinstance(d, ast.Import))
         layout.decl(d, blank)
         prev = d
-    end_comments = _attach(layout.lines, tree.comments, text.splitlines())
+    end_comments = _attach(layout.lines, tree.comments, text.split("\n"))
     return render(layout.lines, end_comments)

@@ -71,7 +71,8 @@ class Resolver:
         if not isinstance(decl, ast.SpaceDecl):
             known = [k for k, d in self.decls.items() if isinstance(d, ast.SpaceDecl)]
             what = "is a genotype, not a space" if isinstance(decl, ast.GenotypeDecl) else "is not defined"
-            self.error(f"space '{key}' {what}", name.span, did_you_mean(key, known))
+            self.error(f"space '{key}' {what}", name.span,
+                       did_you_mean(key, known) or "declare it, or import the file that declares it")
             return None
         if key in self._active:
             chain = " -> ".join([*self._active[self._active.index(key):], key])
@@ -148,6 +149,12 @@ class Resolver:
             self.error(f"op kind '{call.kind.value}' takes {len(sig.positional)} positional "
                        f"parameter(s), got {len(args)}", call.span, f"parameters: {need}")
             return None
+        for key, val in kwargs.items():  # a positive whole default (dilation=2) takes a positive whole value
+            default = allowed_kw[key]
+            if isinstance(default, int) and default >= 1 and (not isinstance(val, int) or val < 1):
+                self.error(f"'{key}' of op kind '{call.kind.value}' must be a positive whole number, got {val}",
+                           call.span)
+                return None
         for pname, val in zip(sig.positional, args):
             if pname == "kernel" and (not isinstance(val, int) or val <= 0 or val % 2 == 0):
                 self.error(f"kernel size must be a positive odd number, got {val}", call.span)
@@ -382,6 +389,7 @@ class Resolver:
             if isinstance(item, ast.OpsBlock):
                 self._ops(item, scratch)
         cells: dict[str, ir.Cell] = {}
+        broken = False  # the space's cell failed its own checks, which were reported there
         for item in decl.items:
             if isinstance(item, ast.NetworkBlock):
                 scratch.network.update(read_network(item, self.errors))
@@ -394,8 +402,11 @@ class Resolver:
             if space is not None:
                 target = space.cells.get(item.name.value)
                 if target is None:
-                    self.error(f"space '{space.name}' has no cell '{item.name.value}'", item.name.span,
-                               did_you_mean(item.name.value, space.cells))
+                    state = self._states.get(space.name)
+                    broken = broken or (state is not None and item.name.value in state.cells)
+                    if not broken:
+                        self.error(f"space '{space.name}' has no cell '{item.name.value}'", item.name.span,
+                                   did_you_mean(item.name.value, space.cells))
                     continue
                 cstate.inputs, cstate.stride = target.inputs, target.stride
             apply_cell_items(cstate, item.items, self.errors)
@@ -408,6 +419,8 @@ class Resolver:
                 cells[item.name.value] = cell
                 if space is not None:
                     self._fits(cell, space, item)
+        if broken:
+            return None
         if space is not None:
             for cname in space.cells:
                 if cname not in cells and len(self.errors) == n_errors:
@@ -455,8 +468,9 @@ class Resolver:
     def recipe(self, decl: ast.SearchDecl) -> ir.Recipe | None:
         n_errors = len(self.errors)
         space = self.space(decl.of)
-        top = [i for i in decl.items if isinstance(i, ast.Setting)]
-        quick = [s for i in decl.items if isinstance(i, ast.QuickBlock) for s in i.settings]
+        top = read_settings(tuple(i for i in decl.items if isinstance(i, ast.Setting)), self.errors)
+        quick = read_settings(tuple(s for i in decl.items if isinstance(i, ast.QuickBlock) for s in i.settings),
+                              self.errors)
         stages = []
         names: set[str] = set()
         for st in (i for i in decl.items if isinstance(i, ast.StageDecl)):
@@ -472,8 +486,7 @@ class Resolver:
                        "add `stage NAME { epochs ... select ... }`")
         if space is None or len(self.errors) > n_errors:
             return None
-        return ir.Recipe(decl.name.value, space, read_settings(tuple(top), self.errors), stages,
-                         read_settings(tuple(quick), self.errors), file=decl.span.file)
+        return ir.Recipe(decl.name.value, space, top, stages, quick, file=decl.span.file)
 
 
 def apply_cell_items(cell: _CellState, items: tuple[ast.CellItem, ...], errors: list[GenospecError]) -> None:

@@ -24,6 +24,7 @@ Recipe settings, as the search engine receives them (every key optional):
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Callable
 
@@ -115,6 +116,14 @@ def _int(r: _Reader) -> int:
     return int(r.number(integer=True))
 
 
+def _count(r: _Reader) -> int:
+    v = r.peek()
+    n = int(r.number("a whole number", integer=True))
+    if n < 0:
+        raise r.fail(f"'{r.key}' cannot be negative", v)
+    return n
+
+
 # ---- network ----------------------------------------------------------------------------------
 def _fractions(r: _Reader) -> tuple[Fraction, ...]:
     r.accept_word("at")
@@ -124,6 +133,8 @@ def _fractions(r: _Reader) -> tuple[Fraction, ...]:
         if v.kind != "number":
             raise r.fail(f"'reduce' expects positions like 1/3, not '{v.text}'", v)
         den = r.accept("per")
+        if den is not None and Fraction(den.text) == 0:
+            raise r.fail("a reduction position cannot divide by zero", den)
         frac = Fraction(v.text) / (Fraction(den.text) if den else 1)
         if not 0 < frac < 1:
             raise r.fail("a reduction position must lie strictly between 0 and 1 (e.g. 1/3)", v)
@@ -206,9 +217,9 @@ def _string(r: _Reader) -> str:
 
 
 def _subset(r: _Reader) -> list[int]:
-    a = int(r.number("a sample count", integer=True))
+    a = _positive(r)
     r.accept("comma")
-    b = int(r.number("a sample count", integer=True)) if (p := r.peek()) is not None and p.kind == "number" else a
+    b = _positive(r) if (p := r.peek()) is not None and p.kind == "number" else a
     return [a, b]
 
 
@@ -221,7 +232,7 @@ def _split(r: _Reader) -> float:
 
 
 def _supernet(r: _Reader) -> dict:
-    return r.options({"cells": _int, "channels": _int, "pc": _int,
+    return r.options({"cells": _positive, "channels": _positive, "pc": _positive,
                       "layout": lambda q: q.word(("cifar", "imagenet", "nb201"))}, {})
 
 
@@ -271,7 +282,7 @@ def _update(r: _Reader) -> dict:
             out["order"] = v.text
         elif r.accept_word("every"):
             if (n := r.peek()) is not None and n.kind == "number":
-                out["every"] = int(r.number(integer=True))
+                out["every"] = _positive(r)
             out["per"] = r.word(("step", "steps", "epoch", "epochs")).rstrip("s")
         else:
             raise r.fail(f"'update': unexpected '{v.text}'", v,
@@ -305,8 +316,10 @@ def _relax(r: _Reader) -> dict:
                          did_you_mean(v.text, ["temperature", "decay", "min", "per", "sum"]))
     if out["t_end"] is not None and out["decay"] is not None:
         raise r.fail("give the temperature schedule as 'start -> end' or with 'decay', not both", r.s.values[0])
-    if out["t0"] <= 0:
+    if not all(0 < t < math.inf for t in (out["t0"], out["t_end"] or 1.0, out["min"] or 1.0)):
         raise r.fail("temperatures must be positive", r.s.values[0])
+    if out["decay"] is not None and not 0 < out["decay"] < math.inf:
+        raise r.fail("the decay factor θ must be positive", r.s.values[0])
     return out
 
 
@@ -352,8 +365,8 @@ def _bias(r: _Reader) -> dict[str, float]:
 
 
 RECIPE_KEYS: dict[str, Callable[[_Reader], object]] = {
-    "data": _data, "root": _string, "split": _split, "subset": _subset, "batch": _int, "seed": _int,
-    "workers": _int, "epochs": _int, "warmup": _int, "finetune": _int, "supernet": _supernet,
+    "data": _data, "root": _string, "split": _split, "subset": _subset, "batch": _positive, "seed": _int,
+    "workers": _count, "epochs": _count, "warmup": _count, "finetune": _count, "supernet": _supernet,
     "weights": _weights, "arch": _arch, "update": _update, "relax": _relax, "select": _select,
     "bias": _bias,
 }

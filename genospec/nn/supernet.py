@@ -104,6 +104,10 @@ class Supernet(nn.Module):
         self.net: Network = build_network(space, layout=layout, cells=cells, channels=channels,
                                           classes=classes, in_chans=in_chans, mode="search",
                                           edge_builder=mixed_edges(space.ops))
+        clash = [name for name in space.cells if hasattr(nn.ModuleDict, name)]
+        if clash:
+            raise SpecError(f"cell type name {clash[0]!r} is reserved inside the supernet",
+                            hint="rename the cell")
         self._layouts = {name: cell_layout(cell, space.groups)
                          for name, cell in space.cells.items()}
         self.arch = nn.ModuleDict({
@@ -227,7 +231,8 @@ class Supernet(nn.Module):
             edge_mixes = []
             for weights in vals.split(arch.sizes):
                 n = weights.shape[0]
-                edge_mixes.append(EdgeMix(weights, tuple(i for i in range(n) if nonzero[start + i])))
+                active = tuple(i for i in range(n) if nonzero[start + i])
+                edge_mixes.append(EdgeMix(weights, active))
                 start += n
             mixes[name] = edge_mixes
         return self.net(x, mixes)

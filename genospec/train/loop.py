@@ -28,6 +28,7 @@ from ..checkpoint import (CheckpointError, append_jsonl, atomic_save, atomic_wri
                           capture_rng, load, previous_path, restore_rng)
 from ..data import Augment, Dataset, Split, TensorSplit, iterate, num_batches, subset
 from ..errors import GenospecError
+from ..nn.count import count_parameters
 from ..progress import Reporter
 from .config import TrainConfig, learning_rate
 from .interrupt import SigintFlag, TrainingInterrupted
@@ -156,6 +157,19 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
     return progress
 
 
+def _fresh(run_dir: Path, config: TrainConfig) -> _Progress:
+    """Prepare an empty run directory and seed the global generators (dropout, drop path)."""
+    ckpt = run_dir / CHECKPOINT
+    if ckpt.exists() or previous_path(ckpt).exists():
+        raise TrainError(f"{run_dir} already holds a run",
+                         hint="resume it, or choose another run directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / METRICS, "")
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    return _Progress()
+
+
 def _jsonl(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True) + "\n"
 
@@ -177,17 +191,8 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
     train_split, test_split = _splits(dataset, config, device)
     data = _data_facts(dataset, train_split, test_split)
     ckpt = run_dir / CHECKPOINT
-    if resume:
-        progress = _restore(run_dir, model, optimizer, config, data, device)
-    else:
-        if ckpt.exists() or previous_path(ckpt).exists():
-            raise TrainError(f"{run_dir} already holds a run",
-                             hint="resume it, or choose another run directory")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / METRICS, "")
-        torch.manual_seed(config.seed)
-        random.seed(config.seed)
-        progress = _Progress()
+    progress = (_restore(run_dir, model, optimizer, config, data, device) if resume
+                else _fresh(run_dir, config))
 
     augment = Augment(config.crop_padding, config.flip and dataset.hflip, config.cutout)
     steps = num_batches(train_split, config.batch_size)
@@ -251,7 +256,8 @@ def _report(model: nn.Module, config: TrainConfig, data: dict[str, Any], progres
         "epochs_done": progress.epoch, "epochs": config.epochs,
         "top1": last.get("test_top1"), "top5": last.get("test_top5"),
         "test_loss": last.get("test_loss"),
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": count_parameters(model, exclude_auxiliary=True),
+        "params_with_auxiliary": count_parameters(model),
         "seconds": sum(r["seconds"] for r in progress.history),
         "data": data, "config": config.to_dict(),
     }

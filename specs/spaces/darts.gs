@@ -6,7 +6,7 @@ space darts {
     none         = zero
     max_pool_3x3 = max_pool(3)
     avg_pool_3x3 = avg_pool(3)
-    skip_connect = identity            # FactorizedReduce where the stride is 2
+    skip_connect = identity  # FactorizedReduce where the stride is 2
     sep_conv_3x3 = sep_conv(3)
     sep_conv_5x5 = sep_conv(5)
     dil_conv_3x3 = dil_conv(3, dilation=2)
@@ -15,10 +15,17 @@ space darts {
   cell normal {
     inputs 2
     nodes 4
-    edges all                          # every earlier node feeds every later one: 14 edges
-    topology pick 2                    # each node keeps 2 incoming edges: C(n,2) combinations
+    edges all        # every earlier node feeds every later one: 14 edges
+    topology pick 2  # each node keeps 2 incoming edges: C(n,2) combinations
     output concat
   }
-  cell reduce extends normal { stride 2 }
-  network { stem conv(3, channels=3C)  cells 8  reduce at 1/3, 2/3  channels 16 }
+  cell reduce extends normal {
+    stride 2
+  }
+  network {
+    stem conv(3, channels=3C)
+    cells 8
+    reduce at 1/3, 2/3
+    channels 16
+  }
 }

@@ -5,6 +5,10 @@
 import "darts.gs"
 
 space darts_pick_any extends darts {
-  cell normal { topology pick any }
-  cell reduce { topology pick any }
+  cell normal {
+    topology pick any
+  }
+  cell reduce {
+    topology pick any
+  }
 }

@@ -19,6 +19,13 @@ space darts_pt {
     topology pick 2
     output concat
   }
-  cell reduce extends normal { stride 2 }
-  network { stem conv(3, channels=3C)  cells 8  reduce at 1/3, 2/3  channels 16 }
+  cell reduce extends normal {
+    stride 2
+  }
+  network {
+    stem conv(3, channels=3C)
+    cells 8
+    reduce at 1/3, 2/3
+    channels 16
+  }
 }

@@ -22,21 +22,33 @@ space nas_bench_201 {
     topology keep all
     output 3
   }
-  network { layout nb201  cells 5  channels 16 }
+  network {
+    layout nb201
+    cells 5
+    channels 16
+  }
 }
 
 # Like RobustDARTS S2: skip_connect or nor_conv_3x3 on every edge.
 space nas_bench_201_s2 extends nas_bench_201 {
-  cell normal { edges all: skip_connect | nor_conv_3x3 }
+  cell normal {
+    edges all: skip_connect | nor_conv_3x3
+  }
 }
 
 # Like RobustDARTS S4: noise or nor_conv_3x3 on every edge.
 space nas_bench_201_s4 extends nas_bench_201 {
-  ops { noise = noise }
-  cell normal { edges all: noise | nor_conv_3x3 }
+  ops {
+    noise = noise
+  }
+  cell normal {
+    edges all: noise | nor_conv_3x3
+  }
 }
 
 # Zero or nor_conv_3x3 on every edge.
 space nas_bench_201_none_conv extends nas_bench_201 {
-  cell normal { edges all: none | nor_conv_3x3 }
+  cell normal {
+    edges all: none | nor_conv_3x3
+  }
 }

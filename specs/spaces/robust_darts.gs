@@ -45,19 +45,33 @@ space robust_darts_s1 extends darts {
 
 # S2: skip_connect and sep_conv_3x3 on every edge.
 space robust_darts_s2 extends darts {
-  cell normal { edges all: skip_connect | sep_conv_3x3 }
-  cell reduce { edges all: skip_connect | sep_conv_3x3 }
+  cell normal {
+    edges all: skip_connect | sep_conv_3x3
+  }
+  cell reduce {
+    edges all: skip_connect | sep_conv_3x3
+  }
 }
 
 # S3: S2 plus the zero op (which, as in DARTS, only takes part in the search).
 space robust_darts_s3 extends darts {
-  cell normal { edges all: none | skip_connect | sep_conv_3x3 }
-  cell reduce { edges all: none | skip_connect | sep_conv_3x3 }
+  cell normal {
+    edges all: none | skip_connect | sep_conv_3x3
+  }
+  cell reduce {
+    edges all: none | skip_connect | sep_conv_3x3
+  }
 }
 
 # S4: sep_conv_3x3 against an op that outputs N(0,1) noise shaped like its (strided) input.
 space robust_darts_s4 extends darts {
-  ops { noise = noise }
-  cell normal { edges all: noise | sep_conv_3x3 }
-  cell reduce { edges all: noise | sep_conv_3x3 }
+  ops {
+    noise = noise
+  }
+  cell normal {
+    edges all: noise | sep_conv_3x3
+  }
+  cell reduce {
+    edges all: noise | sep_conv_3x3
+  }
 }

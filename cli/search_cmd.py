@@ -1,0 +1,67 @@
+"""`genospec search`: run a search recipe, or resume an interrupted run."""
+
+from __future__ import annotations
+
+import click
+
+from genospec.cli.main import reports_errors
+
+EXAMPLE = """\b
+Examples:
+  genospec search specs/searches/darts.gs darts_first_order --quick
+  genospec search specs/searches/darts.gs darts_second_order --data cifar10 --data-root ~/data --device cuda
+  genospec search --resume runs/darts_first_order-20250101-120000
+  genospec search specs/searches/dots.gs dots --from topology --space runs/dots-1/operations.gs"""
+
+
+@click.command(epilog=EXAMPLE)
+@click.argument("recipe_file", required=False, type=click.Path(dir_okay=False))
+@click.argument("name", required=False)
+@click.option("--quick", is_flag=True, help="Use the recipe's quick { } settings (minutes on a CPU).")
+@click.option("--data", help="Dataset for every stage: fashion_mnist, cifar10, cifar100, imagefolder, synthetic.")
+@click.option("--data-root", type=click.Path(file_okay=False), help="Directory of the dataset.")
+@click.option("--device", help="cpu (default), cuda or cuda:N; with --resume: the run's device.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<recipe>-<time>).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True),
+              help="Continue the interrupted run in this directory.")
+@click.option("--from", "start", metavar="STAGE", help="Start at this stage (skip the ones before it).")
+@click.option("--space", "space_file", type=click.Path(dir_okay=False, exists=True),
+              help="With --from: the .gs file whose last declaration the stage searches.")
+@click.option("--quiet", "progress", flag_value="quiet", help="Print nothing but the result path.")
+@click.option("--json", "progress", flag_value="json", help="Progress as JSON lines on stdout.")
+@reports_errors
+def search(recipe_file: str | None, name: str | None, quick: bool, data: str | None,
+           data_root: str | None, device: str | None, out: str | None, resume_dir: str | None,
+           start: str | None, space_file: str | None, progress: str | None) -> None:
+    """Run the search recipe NAME of RECIPE_FILE (default: its last declaration).
+
+    Each stage trains a supernet, applies its selection rule and writes its result as a .gs
+    file in the run directory, with metrics.jsonl, checkpoints, pictures of the searched cells
+    and plots of the architecture weights; the final genotype is RUN/genotype.gs. Ctrl-C saves
+    a checkpoint (exit 130); --resume RUN continues it.
+    """
+    from genospec import ir
+    from genospec.errors import SpecError
+    from genospec.lang.loader import load
+    from genospec.progress import make_reporter
+    from genospec.search.engine import SearchOptions, resume_search, start_search
+
+    reporter = make_reporter(progress or "bar")
+    if resume_dir is not None:
+        if recipe_file or quick or data or data_root or out or start or space_file:
+            raise click.UsageError("--resume takes only the run directory (and --device)")
+        result = resume_search(resume_dir, device=device, reporter=reporter)
+    else:
+        if recipe_file is None:
+            raise click.UsageError("give a recipe file (or --resume RUN_DIR)")
+        if space_file is not None and start is None:
+            raise click.UsageError("--space needs --from STAGE")
+        recipe = load(recipe_file).get(name)
+        if not isinstance(recipe, ir.Recipe):
+            raise SpecError(f"'{recipe.name}' in {recipe_file} is a {recipe.kind}, not a search recipe",
+                            hint="name a `search` declaration")
+        options = SearchOptions(quick=quick, data=data, data_root=data_root, device=device or "cpu",
+                                start=start, space_file=space_file)
+        result = start_search(recipe, out=out, options=options, reporter=reporter)
+    if progress != "json":
+        click.echo(str(result.genotype or list(result.outputs.values())[-1]))

@@ -1,0 +1,419 @@
+"""The search engine: runs a recipe's stages in order, each on the previous stage's `.gs` output.
+
+A stage builds a `Supernet` from its input space, trains it (weight-only warm-up epochs, then
+bilevel first/second-order or one-level updates with the architecture updated every n steps or
+once per epoch), applies its selection rule to every cell type and writes the result (see
+`genospec.search.outputs`). Settings come resolved by `genospec.search.config`.
+
+Determinism and resume: a stage seeds torch from (seed, stage) before it builds its supernet;
+batches and augmentation are drawn from generators of (seed, stage, epoch) alone
+(`genospec.data.iterate`). A checkpoint after every epoch holds the model (architecture
+included), both optimisers, the global RNG state and the position (stage, epoch, step), so a
+resumed run on CPU repeats the uninterrupted one exactly. Ctrl-C is deferred to the end of the
+current step, checkpointed, and raised as `SearchInterrupted` (a second Ctrl-C stops at once).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from .. import ir
+from ..checkpoint import capture_rng, restore_rng
+from ..data import Augment, Dataset, Split, iterate, load_dataset, num_batches, split_train_val, subset
+from ..data.splits import TensorSplit
+from ..errors import GenospecError, SpecError
+from ..nn.supernet import Supernet
+from ..progress import Reporter
+from . import config, outputs
+from .run import RunDir, RunDirError
+from .select import SELECTIONS, select
+from .update import arch_optimizer, step, weight_optimizer
+
+FORMAT = 1
+
+
+class SearchInterrupted(GenospecError):
+    """Ctrl-C: the run saved a checkpoint and can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass
+class SearchOptions:
+    """Command-line choices that are not part of the recipe."""
+
+    quick: bool = False
+    data: str | None = None
+    data_root: str | None = None
+    device: str = "cpu"
+    start: str | None = None  # --from STAGE
+    space_file: str | None = None  # --space FILE: the start stage's input
+
+
+@dataclass
+class SearchResult:
+    run: RunDir
+    outputs: dict[str, Path]
+    space: ir.Space  # the last stage's result
+    genotype: Path | None  # <run>/genotype.gs when the last stage selected a genotype
+
+
+@dataclass
+class _StageData:
+    dataset: Dataset
+    train: Split
+    val: Split
+
+
+@dataclass
+class _Running:
+    """Sums over the steps of the current epoch (saved with a mid-epoch checkpoint)."""
+
+    n: int = 0
+    loss: float = 0.0
+    correct: float = 0.0
+    val_n: int = 0
+    val_loss: float = 0.0
+    arch_updates: int = 0
+    seconds: float = 0.0
+
+    def state(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+class _DeferredInterrupt:
+    """While active (main thread only), the first SIGINT only sets ``requested``."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_DeferredInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# ---- entry points ------------------------------------------------------------------------------
+def start_search(recipe: ir.Recipe, *, out: str | Path | None = None, runs_root: str | Path = "runs",
+                 options: SearchOptions | None = None, reporter: Reporter | None = None,
+                 dataset: Dataset | None = None) -> SearchResult:
+    """Run ``recipe`` in a new run directory (``out``, or ``runs_root/<recipe>-<time>``).
+
+    ``dataset`` replaces the recipe's data (tests); ``options`` carry --quick, --data,
+    --data-root, --device, --from and --space.
+    """
+    options = options or SearchOptions()
+    names = [s.name for s in recipe.stages]
+    start = 0
+    if options.start is not None:
+        if options.start not in names:
+            raise SpecError(f"recipe '{recipe.name}' has no stage '{options.start}'",
+                            hint="stages: " + ", ".join(names))
+        start = names.index(options.start)
+    stages = [{"name": s.name, "settings": config.stage_settings(recipe, s, options.quick)}
+              for s in recipe.stages]
+    for st in stages[start:]:
+        _check_stage(st["name"], st["settings"])
+    space = recipe.space
+    if options.space_file is not None:
+        from ..lang.loader import load
+        found = load(options.space_file).get()
+        if not isinstance(found, ir.Space) or found.is_genotype:
+            raise SpecError(f"--space {options.space_file}: the last declaration must be a "
+                            "space to search, not a genotype or a recipe")
+        space = found
+    _device(options.device)
+    run = RunDir.create(recipe.name, out, runs_root)
+    if recipe.file and Path(recipe.file).is_file():
+        run.recipe_copy.write_text(Path(recipe.file).read_text(encoding="utf-8"), encoding="utf-8")
+    outputs.write_root_space(run, space)
+    run.write_resolved({
+        "format": FORMAT, "recipe": recipe.name, "recipe_file": recipe.file, "space": space.name,
+        "quick": options.quick, "data": options.data, "data_root": options.data_root,
+        "device": options.device, "start": start, "space_file": options.space_file,
+        "stages": stages, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    })
+    return _run(run, reporter or Reporter(), dataset, options.device)
+
+
+def resume_search(run_dir: str | Path, *, device: str | None = None,
+                  reporter: Reporter | None = None, dataset: Dataset | None = None) -> SearchResult:
+    """Continue the run in ``run_dir`` from its last checkpoint (``device`` may change)."""
+    run = RunDir.open(run_dir)
+    plan = run.read_resolved()
+    if plan.get("format") != FORMAT:
+        raise RunDirError(f"{run_dir} was written by an incompatible genospec version")
+    dev = device or plan["device"]
+    _device(dev)
+    return _run(run, reporter or Reporter(), dataset, dev)
+
+
+# ---- the run -----------------------------------------------------------------------------------
+def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str) -> SearchResult:
+    plan = run.read_resolved()
+    ck = run.load_checkpoint()
+    at = (ck["stage"], ck["epoch"]) if ck else (-1, 0)
+    run.keep_metrics(lambda r: (r["stage_index"], r["epoch"]) <= at)
+    root = outputs.read_space(run.path / outputs.SPACE_FILE, plan["space"])
+    space, produced, cache = root, {}, {}
+    with _DeferredInterrupt() as interrupt:
+        for k in range(plan["start"], len(plan["stages"])):
+            name, s = plan["stages"][k]["name"], plan["stages"][k]["settings"]
+            result_name = f"{plan['recipe']}_{name}"
+            if k < at[0]:  # finished before the checkpoint's stage
+                space = outputs.read_space(run.stage_output(name), result_name)
+                produced[name] = run.stage_output(name)
+                continue
+            data = _stage_data(s, plan, dataset, device, cache)
+            resume = ck if ck is not None and ck["stage"] == k else None
+            model = _Stage(k, name, space, s, data, run, reporter, device, interrupt).train(resume)
+            result = _select(space, s, model, result_name)
+            written = outputs.write_stage_result(run, name, result, space, root)
+            outputs.render_stage(run, name, space, run.metrics()[-1], written, reporter)
+            produced[name] = run.stage_output(name)
+            reporter.event("stage", {"stage": name, "output": str(produced[name])})
+            space = written
+    genotype = outputs.copy_genotype(run, plan["stages"][-1]["name"]) if space.is_genotype else None
+    reporter.event("done", {"run": str(run.path), "genotype": str(genotype) if genotype else None})
+    return SearchResult(run, produced, space, genotype)
+
+
+def _device(name: str) -> torch.device:
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GenospecError("--device cuda: no CUDA device is available", hint="use --device cpu")
+    return dev
+
+
+def _check_stage(name: str, s: config.Settings) -> None:
+    """Fail before any training on what a stage could only discover at its end."""
+    SELECTIONS.get(s["select"]["rule"])  # an unknown rule: SpecError naming the known ones
+    if "pc" in s["supernet"]:
+        raise SpecError(f"stage '{name}': partial channel connections (supernet pc) are not "
+                        "supported by the genospec supernet")
+
+
+def _stage_data(s: config.Settings, plan: dict, dataset: Dataset | None, device: str,
+                cache: dict) -> _StageData:
+    if dataset is None:
+        name = plan["data"] or s["data"]["dataset"]
+        root = plan["data_root"] or s["root"]
+        options = {"workers": s["workers"]} if name == "imagefolder" and "workers" in s else {}
+        key = (name, root)
+        if key not in cache:
+            cache[key] = load_dataset(name, root, **options)
+        dataset = cache[key]
+    train, val = split_train_val(dataset.train, fraction=s["split"], seed=s["seed"])
+    if s["subset"] is not None:
+        train, val = subset(train, s["subset"][0], s["seed"]), subset(val, s["subset"][1], s["seed"])
+    if torch.device(device).type == "cuda":
+        train, val = (p.to(device) if isinstance(p, TensorSplit) else p for p in (train, val))
+    return _StageData(dataset, train, val)
+
+
+def _select(space: ir.Space, s: config.Settings, model: Supernet, name: str) -> ir.Space:
+    """The stage's selection rule applied to every cell type -> a genotype or reduced space."""
+    rule = s["select"]["rule"]
+    mixing = model.mixing()
+    cells = {}
+    for cell_name in space.cells:
+        m = mixing[cell_name]
+        extra = {"threshold": s["select"]["threshold"]} if rule == "threshold" and \
+            s["select"]["threshold"] is not None else {}
+        cells[cell_name] = select(rule, space, cell_name, m.weights, m.op_names, gamma=m.gamma,
+                                  beta=m.beta, **extra)
+    kind = "genotype" if all(c.is_fixed for c in cells.values()) else "space"
+    return ir.Space(name, kind, dict(space.ops), cells, space.network, space.groups)
+
+
+# ---- one stage ---------------------------------------------------------------------------------
+def _stream(seed: int, stage: int, part: int) -> int:
+    """A distinct batch-order seed for each stage and each data part (0 train, 1 val)."""
+    return seed * 1000 + stage * 10 + part
+
+
+def _cosine(w: dict, epoch: int, epochs: int) -> float:
+    """SGD learning rate of ``epoch``: cosine from lr to lr_min over the stage (as DARTS' per-epoch
+    CosineAnnealingLR), or constant."""
+    if w.get("schedule", "cosine") == "constant":
+        return w["lr"]
+    lo = w.get("lr_min", 0.0)
+    return lo + (w["lr"] - lo) * (1 + math.cos(math.pi * epoch / epochs)) / 2
+
+
+@dataclass
+class _Stage:
+    index: int
+    name: str
+    space: ir.Space
+    s: config.Settings
+    data: _StageData
+    run: RunDir
+    reporter: Reporter
+    device: str
+    interrupt: _DeferredInterrupt
+    steps: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.steps = num_batches(self.data.train, self.s["batch"])
+
+    def _build(self) -> tuple[Supernet, torch.optim.Optimizer, torch.optim.Optimizer | None]:
+        s, ds = self.s, self.data.dataset
+        torch.manual_seed(_stream(s["seed"], self.index, 2))
+        edges = config.relaxation(s, "edges")
+        net = s["supernet"]
+        model = Supernet(self.space, cells=net.get("cells"), channels=net.get("channels"),
+                         classes=ds.num_classes, in_chans=ds.in_chans, layout=net.get("layout"),
+                         op_relax=config.op_relaxation(s)[0],
+                         edge_relax=edges["method"] if edges else None,
+                         normalise=edges["normalise"] if edges else True,
+                         op_bias=s["bias"] or None).to(self.device)
+        w, a = s["weights"], s["arch"]
+        w_opt = weight_optimizer(model, w["lr"], w["momentum"], w["decay"])
+        a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
+        return model, w_opt, a_opt
+
+    def _batches(self, split: Split, part: int, epoch: int, start: int) -> Iterator:
+        """The epoch's augmented batches from step ``start`` on; the validation part cycles when
+        it is shorter than the training part."""
+        s = self.s
+        aug = Augment(crop_padding=4, flip=self.data.dataset.hflip)
+        seed = _stream(s["seed"], self.index, part)
+        n = num_batches(split, s["batch"])
+        start %= n
+        while True:
+            yield from iterate(split, s["batch"], shuffle=True, seed=seed, epoch=epoch,
+                               augment=aug, device=self.device, start=start)
+            start = 0
+
+    def _arch_due(self, epoch: int, step_: int) -> bool:
+        u, warm = self.s["update"], self.s["warmup"]
+        if epoch < warm:
+            return False
+        if u["per"] == "epoch":
+            return step_ == self.steps - 1 and (epoch - warm) % u["every"] == 0
+        return ((epoch - warm) * self.steps + step_) % u["every"] == 0
+
+    def train(self, resume: dict | None) -> Supernet:
+        s = self.s
+        model, w_opt, a_opt = self._build()
+        epoch, start, running = 0, 0, _Running()
+        if resume is not None:
+            model.load_state_dict(resume["model"])
+            w_opt.load_state_dict(resume["w_opt"])
+            if a_opt is not None:
+                a_opt.load_state_dict(resume["a_opt"])
+            restore_rng(resume["rng"])
+            epoch, start, running = resume["epoch"], resume["step"], _Running(**resume["running"])
+        epochs, warm = s["epochs"], s["warmup"]
+        anneal = max(0, epochs - warm)
+        t_op = config.temperature(config.op_relaxation(s)[1], anneal, self.steps)
+        edges = config.relaxation(s, "edges")
+        t_edge = config.temperature(edges, anneal, self.steps) if edges else None
+        u = s["update"]
+        mode, order = u["mode"], 2 if u["order"] == "second_order" else 1
+        for epoch in range(epoch, epochs):
+            lr = _cosine(s["weights"], epoch, epochs)
+            for group in w_opt.param_groups:
+                group["lr"] = lr
+            model.train()
+            began = time.perf_counter() - running.seconds
+            train = self._batches(self.data.train, 0, epoch, start)
+            val = self._batches(self.data.val, 1, epoch, start) if mode == "bilevel" else None
+            self.reporter.start(f"{self.name} {epoch + 1}/{epochs}", total=self.steps)
+            self.reporter.update(start)
+            temps: dict[str, float] = {}
+            for k in range(start, self.steps):
+                x, y = next(train)
+                vb = next(val) if val is not None else None
+                e_t, s_t = max(0, epoch - warm), max(0, (epoch - warm) * self.steps + k)
+                temps = {"op": t_op(epoch=e_t, step=s_t)}
+                if t_edge is not None:
+                    temps["edge"] = t_edge(epoch=e_t, step=s_t)
+                model.set_temperature(**temps)
+                due = a_opt is not None and self._arch_due(epoch, k)
+                out = step(model, (x, y), vb, mode=mode, order=order, w_opt=w_opt, a_opt=a_opt,
+                           clip=s["weights"].get("clip"), update_arch=due)
+                n = len(y)
+                running.n += n
+                running.loss += out["loss"] * n
+                running.correct += out["acc"] * n
+                if out["val_loss"] is not None:
+                    running.val_n += 1
+                    running.val_loss += out["val_loss"]
+                running.arch_updates += int(due)
+                self.reporter.update(1, loss=out["loss"], acc=out["acc"])
+                if self.interrupt.requested and k + 1 < self.steps:
+                    running.seconds = time.perf_counter() - began
+                    self._save(model, w_opt, a_opt, epoch, k + 1, running)
+                    self.reporter.close()
+                    raise SearchInterrupted(
+                        f"interrupted in stage '{self.name}', epoch {epoch + 1}; checkpoint saved",
+                        hint=f"continue with: genospec search --resume {self.run.path}")
+            self.reporter.close()
+            val_loss, val_acc = _evaluate(model, self.data.val, s["batch"], self.device)
+            record = {
+                "stage": self.name, "stage_index": self.index, "epoch": epoch + 1,
+                "epochs": epochs, "lr": lr, "train_loss": running.loss / max(running.n, 1),
+                "train_acc": running.correct / max(running.n, 1),
+                "arch_val_loss": running.val_loss / running.val_n if running.val_n else None,
+                "val_loss": val_loss, "val_acc": val_acc, "arch_updates": running.arch_updates,
+                "t_op": temps.get("op"), "t_edge": temps.get("edge"),
+                "seconds": round(time.perf_counter() - began, 3),
+                **outputs.snapshot(model.mixing()),
+            }
+            self.run.append_metrics(record)
+            outputs.write_plots(self.run, self.name, self.run.metrics())
+            self._save(model, w_opt, a_opt, epoch + 1, 0, _Running())
+            self.reporter.event("epoch", {k: v for k, v in record.items()
+                                          if k not in ("weights", "gamma", "beta", "stage_index")})
+            start, running = 0, _Running()
+            if self.interrupt.requested:
+                raise SearchInterrupted(
+                    f"interrupted after stage '{self.name}', epoch {epoch + 1}; checkpoint saved",
+                    hint=f"continue with: genospec search --resume {self.run.path}")
+        return model
+
+    def _save(self, model: nn.Module, w_opt: torch.optim.Optimizer,
+              a_opt: torch.optim.Optimizer | None, epoch: int, step_: int, running: _Running) -> None:
+        self.run.save_checkpoint({
+            "format": FORMAT, "stage": self.index, "stage_name": self.name, "epoch": epoch,
+            "step": step_, "model": model.state_dict(), "w_opt": w_opt.state_dict(),
+            "a_opt": a_opt.state_dict() if a_opt is not None else None, "rng": capture_rng(),
+            "running": running.state(),
+        })
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, split: Split, batch: int, device: str) -> tuple[float, float]:
+    """Loss and accuracy on ``split`` (no augmentation, BN in inference mode)."""
+    model.eval()
+    loss = correct = 0.0
+    n = 0
+    for x, y in iterate(split, batch, device=device):
+        logits = model(x)
+        loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        correct += logits.argmax(1).eq(y).sum().item()
+        n += len(y)
+    model.train()
+    return loss / max(n, 1), correct / max(n, 1)

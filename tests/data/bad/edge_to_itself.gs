@@ -1,0 +1,8 @@
+# An edge from a node to itself.
+space tiny {
+  ops { skip_connect = identity  sep_conv_3x3 = sep_conv(3) }
+  cell normal {
+    nodes 2
+    edges 0->2, 1->2, 3->3
+  }
+}

@@ -1,0 +1,207 @@
+"""The search engine: settings resolution, training schedules, selection, stage chaining."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+import torch
+
+from genospec import checkpoint, ir
+from genospec.errors import SpecError
+from genospec.lang.loader import load
+from genospec.search import config
+from genospec.search.engine import SearchOptions, start_search
+from genospec.search.plot import weights_plot_svg
+from search_fixtures import DARTS_LIKE, NOISE_SPACE, TINY_SPACE, recipe_text, tiny_dataset, write_recipe
+
+
+# ---- settings --------------------------------------------------------------------------------
+MERGE = recipe_text(TINY_SPACE, """
+  batch 64
+  seed 5
+  weights sgd lr 0.025 -> 0.001 cosine momentum 0.9 decay 3e-4 clip 5
+  relax ops temperature 10 -> 0.2
+  quick { subset 100, 50  batch 8 }
+  stage one {
+    epochs 30  warmup 15
+    supernet cells 8 channels 16
+    relax edges combination temperature 10 decay 0.72 min 0.02
+    select best combination
+    quick { epochs 2  supernet cells 2  relax ops temperature 1 }
+  }
+""")
+
+
+def test_stage_settings_merge_order(tmp_path):
+    recipe = write_recipe(tmp_path, MERGE)
+    full = config.stage_settings(recipe, recipe.stages[0])
+    assert (full["epochs"], full["warmup"], full["batch"], full["seed"]) == (30, 15, 64, 5)
+    assert full["supernet"] == {"cells": 8, "channels": 16}
+    assert full["subset"] is None
+    assert full["arch"] == {"optimizer": "adam", "lr": 3e-4, "betas": [0.5, 0.999], "decay": 1e-3}
+    assert [r["target"] for r in full["relax"]] == ["ops", "edges"]
+
+    quick = config.stage_settings(recipe, recipe.stages[0], quick=True)
+    assert (quick["epochs"], quick["warmup"], quick["batch"]) == (2, 15, 8)
+    assert quick["subset"] == [100, 50]  # the recipe's quick block beats QUICK_DEFAULTS
+    assert quick["supernet"] == {"cells": 2, "channels": 16}  # merged key by key
+    ops = config.relaxation(quick, "ops")
+    assert (ops["t0"], ops["t_end"]) == (1.0, None)  # replaced by target
+    assert config.relaxation(quick, "edges")["decay"] == 0.72
+
+
+def test_temperature_schedules(tmp_path):
+    recipe = write_recipe(tmp_path, MERGE)
+    s = config.stage_settings(recipe, recipe.stages[0])
+    # 10 -> 0.2 over the 15 architecture epochs: theta = 0.02^(1/14)
+    t = config.temperature(config.relaxation(s, "ops"), 15, 100)
+    assert t.theta == pytest.approx(0.02 ** (1 / 14))
+    assert t.at(0) == 10 and t.at(14) == pytest.approx(0.2) and t.at(30) == pytest.approx(0.2)
+    e = config.temperature(config.relaxation(s, "edges"), 15, 100)
+    assert e.at(3) == pytest.approx(10 * 0.72 ** 3)
+    assert e.at(40) == 0.02
+    assert config.temperature(None, 15, 100).at(7) == 1.0
+
+
+def test_bad_settings_fail_before_training(tmp_path):
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, """
+  stage one { epochs 1  select perturbation }
+"""))
+    with pytest.raises(SpecError, match="unknown selection rule 'perturbation'"):
+        start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset())
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SpecError, match="has no stage 'two'"):
+        start_search(recipe, out=tmp_path / "run", options=SearchOptions(start="two"))
+
+
+# ---- training -------------------------------------------------------------------------------
+def test_search_prefers_identity_over_noise(tmp_path):
+    recipe = write_recipe(tmp_path, recipe_text(NOISE_SPACE, """
+  batch 16
+  seed 1
+  stage ops {
+    epochs 3
+    weights sgd lr 0.05 -> 0.01 cosine momentum 0.9 decay 3e-4 clip 5
+    arch adam lr 0.01 betas 0.5, 0.999 decay 1e-3
+    update bilevel first_order
+    select magnitude
+  }
+""", name="noise_search", of="noisy"), "noise_search")
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset())
+    genotype = load(result.genotype).get("noise_search_ops")
+    for cell in genotype.cells.values():
+        assert [e.op for e in cell.edges()] == ["skip"] * 5
+    last = result.run.metrics()[-1]
+    for cell in ("normal", "reduce"):
+        for edge, w in last["weights"][cell].items():
+            assert w["skip"] > w["noise"], (cell, edge, w)
+
+
+def test_tiny_darts_search_end_to_end(tmp_path):
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, DARTS_LIKE))
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset())
+    run = result.run.path
+
+    genotype = load(run / "genotype.gs").get("tiny_search_search")
+    assert genotype.is_genotype and genotype.of == "tiny"
+    for cell in genotype.cells.values():
+        assert [len(cell.in_edges(j)) for j in cell.node_ids] == [2, 2]  # pick 2
+        assert all(e.op != "none" for e in cell.edges())  # zero never selected
+    assert (run / "genotype.gs").read_text() == (run / "search.gs").read_text()
+
+    records = result.run.metrics()
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    # cosine from 0.05 to 0.001 over 3 epochs, set per epoch (DARTS' CosineAnnealingLR)
+    lrs = [0.001 + 0.049 * (1 + math.cos(math.pi * e / 3)) / 2 for e in range(3)]
+    assert [r["lr"] for r in records] == pytest.approx(lrs)
+    assert [r["arch_updates"] for r in records] == [4, 4, 4]  # 64 training images, batch 16
+    for r in records:
+        assert set(r["weights"]) == {"normal", "reduce"}
+        assert len(r["weights"]["normal"]) == 5
+        assert sum(r["weights"]["normal"]["0->2"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert 0.0 <= r["val_acc"] <= 1.0 and r["train_loss"] > 0
+
+    plan = json.loads((run / "resolved.json").read_text())
+    assert plan["stages"][0]["settings"]["epochs"] == 3
+    assert (run / "recipe.gs").read_text() == (tmp_path / "recipe.gs").read_text()
+    state = checkpoint.load(run / "checkpoint.pt")  # weights_only=True
+    assert (state["stage"], state["epoch"], state["step"]) == (0, 3, 0)
+    alpha = state["model"]["arch.normal.alpha"]
+    assert alpha.shape == (5, 4)
+    for name in ("search_normal", "search_reduce", "genotype_normal", "genotype_reduce"):
+        assert (run / "cells" / f"{name}.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    plot = (run / "plots" / "search_normal.svg").read_text()
+    assert plot.count("<polyline") == 5 * 4  # one line per (edge, op)
+
+
+TWO_STAGES = """
+  batch 16
+  stage a {
+    epochs 3  warmup 1
+    update bilevel first_order every epoch
+    arch adam lr 0.01
+    select best per edge
+  }
+  stage b {
+    epochs 2
+    update onelevel every 3 steps
+    select magnitude
+  }
+"""
+
+
+def test_two_stages_chain_through_gs_files(tmp_path):
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, TWO_STAGES))
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset())
+    run = result.run
+    records = run.metrics()
+    assert [(r["stage"], r["epoch"]) for r in records] == [("a", 1), ("a", 2), ("a", 3),
+                                                          ("b", 1), ("b", 2)]
+    # stage a: no update in the warm-up epoch, then one per epoch (on its last step);
+    # stage b: every 3rd of 8 steps (0, 3 | 6)
+    assert [r["arch_updates"] for r in records] == [0, 1, 1, 2, 1]
+
+    text = (run.path / "a.gs").read_text()
+    assert text.startswith('import "space.gs"') and "space tiny_search_a extends tiny {" in text
+    reduced = load(run.path / "a.gs").get("tiny_search_a")
+    assert not reduced.is_genotype
+    assert all(len(e.ops) == 1 and e.ops[0] != "none" for c in reduced.cells.values()
+               for e in c.edges())
+    # stage b searched the reduced space: one candidate per edge
+    assert all(len(ops) == 1 for ops in records[-1]["weights"]["normal"].values())
+    genotype = load(run.genotype_path).get("tiny_search_b")
+    for name, cell in genotype.cells.items():
+        allowed = {(e.src, e.dst): e.ops[0] for e in reduced.cells[name].edges()}
+        assert all(allowed[(e.src, e.dst)] == e.op for e in cell.edges())
+        # ties (every weight is 1) go to the lower edge: node 3 keeps 0->3 and 1->3
+        assert [(e.src, e.dst) for e in cell.in_edges(3)] == [(0, 3), (1, 3)]
+
+    # --from b --space EDITED: the edited reduced space is what stage b searches
+    edited = re.sub(r"edge 0->2: \w+", "edge 0->2: pool", text.split("cell reduce")[0]) + \
+        "cell reduce" + text.split("cell reduce", 1)[1]
+    (run.path / "edited.gs").write_text(edited)
+    again = start_search(recipe, out=tmp_path / "again", dataset=tiny_dataset(),
+                         options=SearchOptions(start="b", space_file=str(run.path / "edited.gs")))
+    assert list(again.outputs) == ["b"]
+    node2 = again.space.cells["normal"].in_edges(2)
+    assert ("pool", 0) in [(e.op, e.src) for e in node2]
+    assert "space tiny_search_a extends tiny" in (tmp_path / "again" / "space.gs").read_text() \
+        or "space tiny_search_a {" in (tmp_path / "again" / "space.gs").read_text()
+
+
+def test_weights_plot_svg():
+    svg = weights_plot_svg([1, 2, 3], {"0->2": [{"a": 0.5, "b": 0.5}, {"a": 0.7, "b": 0.3},
+                                                 {"a": 0.9, "b": 0.1}],
+                                        "1->2": [{"a": 0.5}, {"a": 0.4}, {"a": 0.2}]},
+                           gamma={"0->2": [0.5, 0.6, 0.7], "1->2": [0.5, 0.4, 0.3]}, title="t & u")
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert svg.count("<polyline") == 3 + 2  # op lines + dashed edge-weight lines
+    assert svg.count('stroke-dasharray="4 3"') == 2 + 1  # two gamma lines + the legend entry
+    assert "t &amp; u" in svg and "edge 0-&gt;2" in svg
+    # y runs from 1 (top of a panel) to 0 (bottom): a = 0.9 sits 10% below the panel top
+    first = re.search(r'points="([^"]+)"', svg).group(1).split()
+    ys = [float(p.split(",")[1]) for p in first]
+    assert ys[0] > ys[1] > ys[2]
