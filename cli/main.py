@@ -88,7 +88,7 @@ def _load(path: str, name: str | None):
 @click.option("--in-chans", type=int, default=3, show_default=True, help="Input image channels.")
 @click.option("--auxiliary/--no-auxiliary", default=None, help="Build the auxiliary head.")
 @click.option("--json", "as_json", is_flag=True, help="Print the IR as JSON (validated against the schema).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the evaluation network (TorchScript).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the evaluation network (torch.export .pt2; loads without genospec).")
 @reports_errors
 def compile_cmd(file: str, name: str | None, layout: str | None, cells: int | None, channels: int | None,
                 classes: int | None, input_size: int | None, in_chans: int, auxiliary: bool | None,

@@ -97,5 +97,5 @@ def network_summary(space: ir.Space, *, layout: str | None = None, cells: int | 
     if output:
         from .nn.export import export_network
         path = export_network(model, output, (in_chans, size, size))
-        lines.append(f"    wrote {path} (TorchScript: torch.jit.load, no genospec needed)")
+        lines.append(f"    wrote {path} (load with torch.export.load(path).module(); genospec not needed)")
     return "\n".join(lines)

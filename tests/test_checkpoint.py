@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -104,3 +106,10 @@ def test_rng_capture_restore_through_a_checkpoint(tmp_path):
     again = (torch.rand(4), random.random(), random.gauss(0, 1))
     assert torch.equal(expected[0], again[0])
     assert expected[1:] == again[1:]
+
+
+def test_text_helpers_do_not_import_torch():
+    code = ("import sys, genospec.checkpoint, genospec.progress; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # `genospec fmt` writes through atomic_write_text

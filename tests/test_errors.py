@@ -118,3 +118,36 @@ def test_genotype_of_a_broken_space_adds_no_follow_up_errors(monkeypatch: pytest
     with pytest.raises(SpecError) as info:
         load("g.gs")
     assert str(info.value).splitlines()[0] == "g.gs:3:37: error: unknown op 'skip'"
+
+
+@pytest.mark.parametrize("target, reason", [
+    ("missing.gs", "no such file"),
+    ("binary.gs", "it is not UTF-8 text"),
+    ("nul\x00.gs", "embedded null byte"),
+    ("x" * 300 + ".gs", "File name too long"),
+    ("loop.gs", ""),  # Python 3.11 reports a symlink loop, later versions find no file
+], ids=["missing", "binary", "nul", "long", "loop"])
+def test_unreadable_imports_are_spec_errors(target: str, reason: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "binary.gs").write_bytes(b"\xff\xfe\x00space")
+    (tmp_path / "loop.gs").symlink_to(tmp_path / "loop2.gs")
+    (tmp_path / "loop2.gs").symlink_to(tmp_path / "loop.gs")
+    (tmp_path / "main.gs").write_text(f'import "{target}"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError) as info:
+        load("main.gs")
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"main.gs:1:1: error: cannot import '") and reason in first
+
+
+@pytest.mark.parametrize("make", ["directory", "binary", "loop"])
+def test_unreadable_files_are_spec_errors(make: str, tmp_path: Path) -> None:
+    path = tmp_path / "f.gs"
+    if make == "directory":
+        path.mkdir()
+    elif make == "binary":
+        path.write_bytes(b"\xff\xfe")
+    else:
+        path.symlink_to(path)
+    with pytest.raises(SpecError, match=r"^error: cannot read .*f\.gs: "):
+        load(path)

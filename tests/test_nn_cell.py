@@ -89,6 +89,11 @@ def test_compile_errors():
                        Output("concat", (2, 3)))
     with pytest.raises(SpecError, match="node 3 has no incoming edge"):
         compile_cell(empty, STANDARD_OPS, [4, 4], 4)
+    backwards = Cell.build("b", 2, 2, 1, Topology("keep"),
+                           [Edge(3, 2, ("skip_connect",)), Edge(0, 3, ("skip_connect",))],
+                           Output("concat", (2, 3)))
+    with pytest.raises(SpecError, match="edge 3->2 must come from an earlier node"):
+        compile_cell(backwards, STANDARD_OPS, [4, 4], 4)
     space = nb201_genotype((("skip_connect",), ("skip_connect",) * 2, ("skip_connect",) * 3))
     with pytest.raises(SpecError, match="needs preprocessing"):
         compile_cell(space.cells["normal"], space.ops, [8], 4, preprocess=False)

@@ -10,19 +10,29 @@ import torch.distributed as dist
 from torch import nn
 from torch.func import functional_call
 
+from genospec.ir import Cell, Edge, Output, Space, Topology
 from genospec.nn.supernet import Supernet
+from genospec.oplib import STANDARD_OPS
 from genospec.search.update import (arch_optimizer, step, unrolled_arch_gradients,
                                     weight_optimizer)
-from nn_fixtures import darts_space
 
 TINY = dict(cells=3, channels=4, classes=3)
 F = nn.functional
 
 
 def supernet(seed: int = 0, **options) -> Supernet:
+    """A tiny supernet: 3 cells of 2 nodes (5 edges), 3 ops per edge, 4 channels."""
     torch.manual_seed(seed)
-    return Supernet(darts_space(["skip_connect", "max_pool_3x3", "sep_conv_3x3"]), **TINY,
-                    **options)
+    ops = ("skip_connect", "max_pool_3x3", "sep_conv_3x3")
+
+    def cell(name: str, stride: int) -> Cell:
+        edges = [Edge(i, j, ops, order=i) for j in (2, 3) for i in range(j)]
+        return Cell.build(name, 2, 2, stride, Topology("pick", 2, 2), edges,
+                          Output("concat", (2, 3)))
+
+    space = Space("small", "space", {o: STANDARD_OPS[o] for o in ops},
+                  {"normal": cell("normal", 1), "reduce": cell("reduce", 2)})
+    return Supernet(space, **TINY, **options)
 
 
 def data(seed: int, n: int = 4, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:

@@ -57,18 +57,28 @@ def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
     seen.add(path)
     for d in tree.decls:
         if isinstance(d, ast.Import):
-            target = (path.parent / d.path).resolve()
+            try:
+                target = (path.parent / d.path).resolve()
+                found = target.is_file()
+            except (OSError, ValueError, RuntimeError) as e:  # a name too long, a NUL byte, a symlink loop
+                errors.append(SpecError(f"cannot import '{d.path}': {_reason(e)}", d.span))
+                continue
             if target in stack:
                 errors.append(SpecError(f"import cycle: {' -> '.join(p.name for p in [*stack, target])}",
                                         d.span, "remove one of the imports"))
                 continue
             if target in seen:
                 continue
-            if not target.is_file():
+            if not found:
                 errors.append(SpecError(f"cannot import '{d.path}': no such file", d.span,
                                         f"paths are relative to {path.parent}"))
                 continue
-            _collect(target, target.read_text(encoding="utf-8"), decls, [*stack, target], errors, seen)
+            try:
+                imported = target.read_text(encoding="utf-8")
+            except (OSError, ValueError) as e:
+                errors.append(SpecError(f"cannot import '{d.path}': {_reason(e)}", d.span))
+                continue
+            _collect(target, imported, decls, [*stack, target], errors, seen)
             continue
         name = d.name.value
         if name in decls:
@@ -82,7 +92,10 @@ def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
 
 def loads(text: str, path: str = "<input>") -> Module:
     """Parse and check ``text``; raise every error found (SpecErrors when several)."""
-    p = Path(path).resolve() if path != "<input>" else Path.cwd() / "<input>"
+    try:
+        p = Path(path).resolve() if path != "<input>" else Path.cwd() / "<input>"
+    except (OSError, ValueError, RuntimeError):  # a path that cannot exist: imports will say so
+        p = Path(path).absolute()
     decls: dict[str, Decl] = {}
     errors: list[GenospecError] = []
     tree = _collect(p, text, decls, [p], errors, set(), path)
@@ -124,6 +137,12 @@ def _unique(errors: list[GenospecError]) -> list[GenospecError]:
     return out
 
 
+def _reason(e: Exception) -> str:
+    if isinstance(e, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
 def load(path: str | Path) -> Module:
     """Read and check a `.gs` file."""
     p = Path(path)
@@ -131,6 +150,6 @@ def load(path: str | Path) -> Module:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"no such file: {p}", None) from None
-    except (UnicodeDecodeError, IsADirectoryError) as e:
-        raise SpecError(f"cannot read {p}: {e}", None) from None
+    except (OSError, ValueError) as e:
+        raise SpecError(f"cannot read {p}: {_reason(e)}", None) from None
     return loads(text, str(p))

@@ -130,6 +130,9 @@ def compile_cell(cell: Cell, ops: Mapping[str, OpDef], in_chs: Sequence[int], ch
     if len(in_chs) != cell.inputs:
         raise SpecError(f"cell {cell.name!r} has {cell.inputs} inputs, got {len(in_chs)} channel counts")
     reduced = list(reduced) if reduced is not None else [False] * cell.inputs
+    for e in cell.edges():
+        if not 0 <= e.src < e.dst:
+            raise SpecError(f"cell {cell.name!r}: edge {e.src}->{e.dst} must come from an earlier node")
     for j in cell.node_ids:
         if not cell.in_edges(j):
             raise SpecError(f"cell {cell.name!r}: node {j} has no incoming edge")

@@ -180,7 +180,7 @@ def build_network(space: Space, *, layout: str | None = None, cells: int | None 
         if reduce_here and layout == "nb201" and not has_reduction_cell:
             modules.append(ResidualReduction(history[-1][0], chs))
             history.append((chs, history[-1][1] + 1))
-        cell = space.cell_for(reduce_here if layout != "nb201" or has_reduction_cell else False)
+        cell = space.cell_for(reduce_here and has_reduction_cell)
         compiled = _compile(cell, space, history, chs, layout, search, edge_builder)
         modules.append(compiled)
         history.append((compiled.out_chs, history[-1][1] + (1 if cell.reduction else 0)))
