@@ -110,7 +110,8 @@ def test_nas_bench_201_sizes() -> None:
     nb201 = _space("nas_bench_201.gs", "nas_bench_201")
     cell = nb201.cells["normal"]
     assert (cell.inputs, cell.nodes, len(cell.edges()), cell.output) == (1, 3, 6, ir.Output("node", (3,)))
-    assert nb201.network.layout == "nb201" and nb201.network.cells == 5 and nb201.network.channels == 16
+    assert (nb201.network.layout, nb201.network.cells, nb201.network.channels) == ("nb201", 15, 16)
+    assert nb201.network.reduction_positions() == [5, 10]  # 5 cells per stage
     assert ir.space_architectures(nb201) == 5**6 == 15_625  # keep all: zero is a choice
     for name in ("nas_bench_201_s2", "nas_bench_201_s4", "nas_bench_201_none_conv"):
         assert ir.space_architectures(_space("nas_bench_201.gs", name)) == 2**6 == 64

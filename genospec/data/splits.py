@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Iterator, Protocol
@@ -111,9 +112,15 @@ class FolderSplit:
         chosen = self.indices[order.cpu()].tolist()
         loader = DataLoader(Subset(image_folder(self.root, self.size), chosen),
                             batch_size=batch_size, shuffle=False, num_workers=self.workers,
-                            pin_memory=torch.device(device).type == "cuda")
+                            pin_memory=torch.device(device).type == "cuda",
+                            worker_init_fn=_ignore_sigint)
         for images, labels in loader:
             yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+
+
+def _ignore_sigint(worker_id: int) -> None:
+    """Loader workers leave Ctrl-C to the main process, which stops at a batch boundary."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @lru_cache(maxsize=8)

@@ -297,7 +297,8 @@ class _Stage:
         """The epoch's augmented batches from step ``start`` on; the validation part cycles when
         it is shorter than the training part."""
         s = self.s
-        aug = Augment(crop_padding=4, flip=self.data.dataset.hflip)
+        # DARTS pads 32-pixel images by 4 before its random crop: an eighth of the size
+        aug = Augment(crop_padding=self.data.dataset.size // 8, flip=self.data.dataset.hflip)
         seed = _stream(s["seed"], self.index, part)
         n = num_batches(split, s["batch"])
         start %= n

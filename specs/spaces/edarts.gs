@@ -20,7 +20,7 @@ space edarts extends darts {
     edges 0->2, 1->2, 0->3, 2->3, 1->4, 3->4, 0->5, 4->5
     topology keep all
   }
-  network {
+  network {  # the shallow search supernet of section IV-E: 5 cells, 16 channels
     stem conv(3, channels=3C)
     cells 5
     reduce at 1/3, 2/3

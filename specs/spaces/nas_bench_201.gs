@@ -5,8 +5,9 @@
 #
 # One cell input (node 0), nodes 1-3, every edge j->i (j < i) kept, each node the sum of its
 # incoming edges, the cell's output node 3: 5^6 = 15,625 architectures (zero is how an edge is
-# removed, so it counts as a choice). The network (TinyNetwork) stacks `cells` cells per stage,
-# three stages joined by residual reduction blocks.
+# removed, so it counts as a choice). The network (TinyNetwork): a 3x3 conv stem to C = 16, then
+# 5 cells per stage in three stages joined by residual reduction blocks at 1/3 and 2/3 of the
+# 15 cells.
 space nas_bench_201 {
   ops {
     none         = zero
@@ -24,7 +25,9 @@ space nas_bench_201 {
   }
   network {
     layout nb201
-    cells 5
+    stem conv(3, channels=C)
+    cells 15
+    reduce at 1/3, 2/3
     channels 16
   }
 }
