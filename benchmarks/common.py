@@ -15,8 +15,9 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 GIB = 2 ** 30
@@ -38,12 +39,43 @@ def run_worker(script: str | Path, config: dict, timeout: float | None = None) -
     return json.loads(lines[-1])
 
 
+def run_alternating(script: str | Path, configs: Sequence[dict], repeat: int = 1) -> list[dict]:
+    """Run every config ``repeat`` times, alternating between them (A B A B ...) so that a
+    change in machine load hits all of them alike; one merged result per config: median of the
+    per-run wall and CPU medians, largest peak RSS, and every run's numbers under ``runs``."""
+    runs: list[list[dict]] = [[] for _ in configs]
+    for _ in range(repeat):
+        for found, cfg in zip(runs, configs):
+            found.append(run_worker(script, cfg))
+    merged = []
+    for found in runs:
+        result = dict(found[-1])
+        result["wall_s"] = statistics.median(r["wall_s"] for r in found)
+        result["cpu_s"] = statistics.median(r["cpu_s"] for r in found)
+        result["peak_rss_gib"] = max(r["peak_rss_gib"] for r in found)
+        result["runs"] = [{k: r[k] for k in ("wall_s", "cpu_s", "peak_rss_gib", "load_avg_1min")}
+                          for r in found]
+        merged.append(result)
+    return merged
+
+
+def describe(r: dict) -> str:
+    """One line for a step result."""
+    flags = [f for f in ("channels_last", "checkpoint", "freeze", "bf16") if r.get(f)]
+    saved = r.get("saved_activations_mib")
+    return (f"{r['impl']:>9} {r.get('setting', 'eval')}{' +' + '+'.join(flags) if flags else ''}: "
+            f"{r['wall_s']:.2f} s/step wall ({r['cpu_s']:.2f} s CPU, {r['threads']} threads), "
+            f"peak RSS {r['peak_rss_gib']:.2f} GiB, saved activations "
+            f"{'n/a' if saved is None else f'{saved:.0f} MiB'}, {r['weights']:,} weights")
+
+
 def worker_main(measure: Callable[[dict], dict]) -> bool:
     """If the process was started as a worker, run ``measure(config)``, print its result as
     JSON and return True; otherwise return False (the caller parses its own arguments)."""
     if len(sys.argv) != 3 or sys.argv[1] != "--worker":
         return False
     result = measure(json.loads(sys.argv[2]))
+    result["load_avg_1min"] = os.getloadavg()[0]
     print(json.dumps(result))
     return True
 
@@ -117,6 +149,42 @@ def checkpoint_modules(modules: Iterable) -> int:
         module.forward = forward
         count += 1
     return count
+
+
+@contextmanager
+def frozen(params: Sequence) -> Iterator[None]:
+    """Turn ``requires_grad`` off for ``params`` inside the block, so autograd neither saves
+    what only their gradients need nor computes those gradients."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+@contextmanager
+def unfrozen(params: Sequence) -> Iterator[None]:
+    """`frozen`'s do-nothing counterpart."""
+    yield
+
+
+def saved_activations_mib(forward: Callable[[], object]) -> float:
+    """MiB of distinct tensor storages autograd saves for backward during ``forward()``: the
+    activation memory of a training step, free of allocator and load noise."""
+    import torch
+
+    sizes: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        sizes[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        forward()
+    return sum(sizes.values()) / 2 ** 20
 
 
 def environment() -> dict:

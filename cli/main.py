@@ -198,6 +198,9 @@ def convert(source: str, target: str, name: str | None, of_space: str | None, im
 
 from genospec.cli.search_cmd import search  # noqa: E402
 main.add_command(search)
+from genospec.cli.train_cmd import train  # noqa: E402
+
+main.add_command(train)
 
 
 if __name__ == "__main__":  # pragma: no cover

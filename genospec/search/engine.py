@@ -35,6 +35,7 @@ from ..errors import GenospecError, SpecError
 from ..nn.supernet import Supernet
 from ..progress import Reporter
 from . import config, outputs
+from .perturbation_stage import run_perturbation
 from .run import RunDir, RunDirError
 from .select import SELECTIONS, select
 from .update import arch_optimizer, step, weight_optimizer
@@ -86,6 +87,20 @@ class _Running:
     val_loss: float = 0.0
     arch_updates: int = 0
     seconds: float = 0.0
+
+    def add(self, out: dict[str, float | None], n: int, arch_updated: bool) -> None:
+        """Count one step's results (``out`` from `update.step`) over ``n`` images."""
+        self.n += n
+        self.loss += out["loss"] * n
+        self.correct += out["acc"] * n
+        if out["val_loss"] is not None:
+            self.val_n += 1
+            self.val_loss += out["val_loss"]
+        self.arch_updates += int(arch_updated)
+
+    def means(self) -> dict[str, float | None]:
+        return {"train_loss": self.loss / max(self.n, 1), "train_acc": self.correct / max(self.n, 1),
+                "arch_val_loss": self.val_loss / self.val_n if self.val_n else None}
 
     def state(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -186,8 +201,12 @@ def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str) 
                 continue
             data = _stage_data(s, plan, dataset, device, cache)
             resume = ck if ck is not None and ck["stage"] == k else None
-            model = _Stage(k, name, space, s, data, run, reporter, device, interrupt).train(resume)
-            result = _select(space, s, model, result_name)
+            stage = _Stage(k, name, space, s, data, run, reporter, device, interrupt)
+            model = stage.train(resume)
+            if s["select"]["rule"] == "perturbation":  # DARTS-PT: selection with fine-tuning
+                result = run_perturbation(stage, model, resume, result_name)
+            else:
+                result = _select(space, s, model, result_name)
             written = outputs.write_stage_result(run, name, result, space, root)
             outputs.render_stage(run, name, space, run.metrics()[-1], written, reporter)
             produced[name] = run.stage_output(name)
@@ -207,7 +226,8 @@ def _device(name: str) -> torch.device:
 
 def _check_stage(name: str, s: config.Settings) -> None:
     """Fail before any training on what a stage could only discover at its end."""
-    SELECTIONS.get(s["select"]["rule"])  # an unknown rule: SpecError naming the known ones
+    if s["select"]["rule"] != "perturbation":
+        SELECTIONS.get(s["select"]["rule"])  # an unknown rule: SpecError naming the known ones
     if "pc" in s["supernet"]:
         raise SpecError(f"stage '{name}': partial channel connections (supernet pc) are not "
                         "supported by the genospec supernet")
@@ -263,6 +283,8 @@ def _cosine(w: dict, epoch: int, epochs: int) -> float:
 
 @dataclass
 class _Stage:
+    """The training of one stage: supernet, optimisers, batches, schedules, checkpoints."""
+
     index: int
     name: str
     space: ir.Space
@@ -300,14 +322,16 @@ class _Stage:
         # DARTS pads 32-pixel images by 4 before its random crop: an eighth of the size
         aug = Augment(crop_padding=self.data.dataset.size // 8, flip=self.data.dataset.hflip)
         seed = _stream(s["seed"], self.index, part)
-        n = num_batches(split, s["batch"])
-        start %= n
+        start %= num_batches(split, s["batch"])
         while True:
             yield from iterate(split, s["batch"], shuffle=True, seed=seed, epoch=epoch,
                                augment=aug, device=self.device, start=start)
             start = 0
 
     def _arch_due(self, epoch: int, step_: int) -> bool:
+        """Whether step ``step_`` of ``epoch`` updates the architecture: never in warm-up, then
+        every n-th step counted from the first architecture epoch, or on the last step of every
+        n-th epoch (eDARTS' sparse update: after the weights have seen the whole epoch)."""
         u, warm = self.s["update"], self.s["warmup"]
         if epoch < warm:
             return False
@@ -315,7 +339,20 @@ class _Stage:
             return step_ == self.steps - 1 and (epoch - warm) % u["every"] == 0
         return ((epoch - warm) * self.steps + step_) % u["every"] == 0
 
+    def _temperatures(self, epoch: int, step_: int) -> dict[str, float]:
+        """Op (and edge) temperature at a step; t counts from the first architecture epoch."""
+        s, warm = self.s, self.s["warmup"]
+        anneal = max(0, s["epochs"] - warm)
+        e_t, s_t = max(0, epoch - warm), max(0, (epoch - warm) * self.steps + step_)
+        temps = {"op": config.temperature(config.op_relaxation(s)[1], anneal, self.steps)(
+            epoch=e_t, step=s_t)}
+        edges = config.relaxation(s, "edges")
+        if edges is not None:
+            temps["edge"] = config.temperature(edges, anneal, self.steps)(epoch=e_t, step=s_t)
+        return temps
+
     def train(self, resume: dict | None) -> Supernet:
+        """Train the stage's supernet from scratch or from the checkpoint ``resume``."""
         s = self.s
         model, w_opt, a_opt = self._build()
         epoch, start, running = 0, 0, _Running()
@@ -326,74 +363,61 @@ class _Stage:
                 a_opt.load_state_dict(resume["a_opt"])
             restore_rng(resume["rng"])
             epoch, start, running = resume["epoch"], resume["step"], _Running(**resume["running"])
-        epochs, warm = s["epochs"], s["warmup"]
-        anneal = max(0, epochs - warm)
-        t_op = config.temperature(config.op_relaxation(s)[1], anneal, self.steps)
-        edges = config.relaxation(s, "edges")
-        t_edge = config.temperature(edges, anneal, self.steps) if edges else None
         u = s["update"]
         mode, order = u["mode"], 2 if u["order"] == "second_order" else 1
-        for epoch in range(epoch, epochs):
-            lr = _cosine(s["weights"], epoch, epochs)
+        for epoch in range(epoch, s["epochs"]):
+            lr = _cosine(s["weights"], epoch, s["epochs"])
             for group in w_opt.param_groups:
                 group["lr"] = lr
             model.train()
             began = time.perf_counter() - running.seconds
             train = self._batches(self.data.train, 0, epoch, start)
             val = self._batches(self.data.val, 1, epoch, start) if mode == "bilevel" else None
-            self.reporter.start(f"{self.name} {epoch + 1}/{epochs}", total=self.steps)
+            self.reporter.start(f"{self.name} {epoch + 1}/{s['epochs']}", total=self.steps)
             self.reporter.update(start)
             temps: dict[str, float] = {}
             for k in range(start, self.steps):
                 x, y = next(train)
                 vb = next(val) if val is not None else None
-                e_t, s_t = max(0, epoch - warm), max(0, (epoch - warm) * self.steps + k)
-                temps = {"op": t_op(epoch=e_t, step=s_t)}
-                if t_edge is not None:
-                    temps["edge"] = t_edge(epoch=e_t, step=s_t)
+                temps = self._temperatures(epoch, k)
                 model.set_temperature(**temps)
                 due = a_opt is not None and self._arch_due(epoch, k)
                 out = step(model, (x, y), vb, mode=mode, order=order, w_opt=w_opt, a_opt=a_opt,
                            clip=s["weights"].get("clip"), update_arch=due)
-                n = len(y)
-                running.n += n
-                running.loss += out["loss"] * n
-                running.correct += out["acc"] * n
-                if out["val_loss"] is not None:
-                    running.val_n += 1
-                    running.val_loss += out["val_loss"]
-                running.arch_updates += int(due)
+                running.add(out, len(y), due)
                 self.reporter.update(1, loss=out["loss"], acc=out["acc"])
                 if self.interrupt.requested and k + 1 < self.steps:
                     running.seconds = time.perf_counter() - began
                     self._save(model, w_opt, a_opt, epoch, k + 1, running)
                     self.reporter.close()
-                    raise SearchInterrupted(
-                        f"interrupted in stage '{self.name}', epoch {epoch + 1}; checkpoint saved",
-                        hint=f"continue with: genospec search --resume {self.run.path}")
+                    raise self._interrupted(f"in epoch {epoch + 1}")
             self.reporter.close()
-            val_loss, val_acc = _evaluate(model, self.data.val, s["batch"], self.device)
-            record = {
-                "stage": self.name, "stage_index": self.index, "epoch": epoch + 1,
-                "epochs": epochs, "lr": lr, "train_loss": running.loss / max(running.n, 1),
-                "train_acc": running.correct / max(running.n, 1),
-                "arch_val_loss": running.val_loss / running.val_n if running.val_n else None,
-                "val_loss": val_loss, "val_acc": val_acc, "arch_updates": running.arch_updates,
-                "t_op": temps.get("op"), "t_edge": temps.get("edge"),
-                "seconds": round(time.perf_counter() - began, 3),
-                **outputs.snapshot(model.mixing()),
-            }
-            self.run.append_metrics(record)
-            outputs.write_plots(self.run, self.name, self.run.metrics())
+            self._finish_epoch(model, epoch, lr, temps, running, time.perf_counter() - began)
             self._save(model, w_opt, a_opt, epoch + 1, 0, _Running())
-            self.reporter.event("epoch", {k: v for k, v in record.items()
-                                          if k not in ("weights", "gamma", "beta", "stage_index")})
             start, running = 0, _Running()
             if self.interrupt.requested:
-                raise SearchInterrupted(
-                    f"interrupted after stage '{self.name}', epoch {epoch + 1}; checkpoint saved",
-                    hint=f"continue with: genospec search --resume {self.run.path}")
+                raise self._interrupted(f"after epoch {epoch + 1}")
         return model
+
+    def _finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
+                      running: _Running, seconds: float) -> None:
+        """Validate, log the epoch's record (metrics.jsonl, plots, reporter)."""
+        val_loss, val_acc = _evaluate(model, self.data.val, self.s["batch"], self.device)
+        record = {
+            "stage": self.name, "stage_index": self.index, "epoch": epoch + 1,
+            "epochs": self.s["epochs"], "lr": lr, **running.means(),
+            "val_loss": val_loss, "val_acc": val_acc, "arch_updates": running.arch_updates,
+            "t_op": temps.get("op"), "t_edge": temps.get("edge"), "seconds": round(seconds, 3),
+            **outputs.snapshot(model.mixing()),
+        }
+        self.run.append_metrics(record)
+        outputs.write_plots(self.run, self.name, self.run.metrics())
+        self.reporter.event("epoch", {k: v for k, v in record.items()
+                                      if k not in ("weights", "gamma", "beta", "stage_index")})
+
+    def _interrupted(self, when: str) -> SearchInterrupted:
+        return SearchInterrupted(f"interrupted in stage '{self.name}' {when}; checkpoint saved",
+                                 hint=f"continue with: genospec search --resume {self.run.path}")
 
     def _save(self, model: nn.Module, w_opt: torch.optim.Optimizer,
               a_opt: torch.optim.Optimizer | None, epoch: int, step_: int, running: _Running) -> None:

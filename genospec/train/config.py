@@ -101,6 +101,11 @@ PRESETS: dict[str, TrainConfig] = {
     "darts_imagenet": TrainConfig(epochs=250, batch_size=128, lr=0.1, schedule="step",
                                   gamma=0.97, decay_period=1, weight_decay=3e-5,
                                   label_smoothing=0.1, drop_path=0.0, cutout=0),
+    # The ImageNet protocol of the issue (as P-DARTS / PC-DARTS train DARTS-space cells):
+    # lr 0.5 with 5 linear warm-up epochs then cosine, batch 1024, weight decay 3e-5, label
+    # smoothing 0.1, 250 epochs.
+    "imagenet": TrainConfig(epochs=250, batch_size=1024, lr=0.5, warmup_epochs=5, weight_decay=3e-5,
+                            label_smoothing=0.1, drop_path=0.0, cutout=0),
     # A smoke-scale run for two CPU cores: 3 epochs over 2,000 training images, tested on 1,000.
     "quick": TrainConfig(epochs=3, batch_size=64, train_subset=2000, test_subset=1000,
                          drop_path=0.0, cutout=0),

@@ -1,0 +1,230 @@
+"""The DARTS-PT phase of a search stage with ``select perturbation``: what the search engine
+runs after the stage's training epochs in place of a selection rule.
+
+It runs `genospec.search.perturbation.perturbation_select` on the trained supernet with:
+
+- ``evaluate``: accuracy on the stage's whole validation part, without augmentation, BN on batch
+  statistics (the released code measures in training mode, "disable running stats for
+  projection"), running statistics left untouched;
+- ``finetune(n)``: n more epochs of the stage's own update rule (architecture included, unless
+  alpha is ``fixed``), the weights on a fresh SGD at a tenth of the stage's learning rate
+  annealed by cosine to its ``lr_min`` over all fine-tuning epochs, the architecture optimiser
+  carried over from training (ruocwang/darts-pt ``pt_project``: ``reset_optimizer(lr / 10)``,
+  ``CosineAnnealingLR(tune_epochs, eta_min=lr_min)``); temperatures stay at their final values;
+- the decision order drawn from ``random.Random(seed * 1000 + stage * 10 + 3)``.
+
+Progress is checkpointed after every decision and every fine-tuning epoch: the engine's
+checkpoint fields, with ``epoch`` = training epochs + fine-tuning epochs done, plus ``pt``
+(``decisions`` so far as plain data, ``tuned`` epochs). On ``--resume`` the engine's stage reloads
+the model (its ``chosen``/``edge_on`` buffers hold the decisions), optimisers and RNG; this
+module replays the stored decisions and runs only the fine-tuning epochs still missing, so a
+resumed selection on CPU ends where an uninterrupted one does. Ctrl-C stops at the end of the
+current step or measurement and resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+import torch
+from torch import nn
+
+from .. import ir
+from ..data import iterate
+from ..nn.supernet import Supernet
+from . import config, outputs
+from .perturbation import (Decision, decision_from_dict, decision_to_dict, perturbation_select,
+                           plan, selected_space)
+from .update import arch_optimizer, step, weight_optimizer
+
+if TYPE_CHECKING:
+    from .engine import _Stage
+
+LR_FACTOR = 0.1  # fine-tuning starts at a tenth of the stage's learning rate (released code)
+
+
+@contextmanager
+def _batch_statistics(model: nn.Module) -> Iterator[None]:
+    """Training-mode BN that normalises with batch statistics and updates no running ones."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    tracked = [m.track_running_stats for m in norms]
+    was_training = model.training
+    model.train()
+    for m in norms:
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m, t in zip(norms, tracked):
+            m.track_running_stats = t
+        model.train(was_training)
+
+
+def evaluate_batch_stats(model: nn.Module, split: Any, batch: int,
+                         device: str | torch.device) -> float:
+    """Accuracy of ``model`` on ``split`` (in order, no augmentation) with batch-statistics BN."""
+    correct = n = 0
+    with torch.no_grad(), _batch_statistics(model):
+        for x, y in iterate(split, batch, device=device):
+            correct += model(x).argmax(1).eq(y).sum().item()
+            n += len(y)
+    return correct / max(n, 1)
+
+
+def _final_temperatures(s: config.Settings, steps: int) -> dict[str, float]:
+    """The op (and edge) temperature of the stage's last training step."""
+    epochs, warm = s["epochs"], s["warmup"]
+    anneal = max(0, epochs - warm)
+    e_t, s_t = max(0, epochs - 1 - warm), max(0, (epochs - warm) * steps - 1)
+    temps = {"op": config.temperature(config.op_relaxation(s)[1], anneal, steps)(epoch=e_t, step=s_t)}
+    edges = config.relaxation(s, "edges")
+    if edges is not None:
+        temps["edge"] = config.temperature(edges, anneal, steps)(epoch=e_t, step=s_t)
+    return temps
+
+
+class _Selection:
+    """State of one stage's DARTS-PT phase (see the module docstring)."""
+
+    def __init__(self, stage: "_Stage", model: Supernet, resume: dict | None, total: int):
+        from .engine import FORMAT, SearchInterrupted, _evaluate, _Running
+
+        self.stage, self.model, self.s = stage, model, stage.s
+        self._format, self._interrupted = FORMAT, SearchInterrupted
+        self._evaluate, self._running = _evaluate, _Running
+        w, a = self.s["weights"], self.s["arch"]
+        self.w_opt = weight_optimizer(model, w["lr"] * LR_FACTOR, w["momentum"], w["decay"])
+        self.a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
+        pt = resume.get("pt") if resume is not None else None
+        # the training checkpoint the stage has just written, or the PT one it resumed from
+        saved = resume if pt is not None else stage.run.load_checkpoint()
+        if pt is not None:
+            self.w_opt.load_state_dict(saved["w_opt"])
+        if self.a_opt is not None:
+            self.a_opt.load_state_dict(saved["a_opt"])
+        self.done = [decision_from_dict(d) for d in pt["decisions"]] if pt else []
+        self.decisions: list[Decision] = list(self.done)
+        self.tuned = pt["tuned"] if pt else 0
+        self.target = 0  # fine-tuning epochs asked for so far (replayed rounds included)
+        self.total = total  # fine-tuning epochs of the whole selection
+        model.set_temperature(**_final_temperatures(self.s, stage.steps))
+
+    # -- callbacks for perturbation_select --------------------------------------------------------
+    def evaluate(self) -> float:
+        self._check_interrupt()
+        st = self.stage
+        return evaluate_batch_stats(self.model, st.data.val, self.s["batch"], st.device)
+
+    def on_decision(self, decisions: list[Decision]) -> None:
+        self.decisions = list(decisions)
+        self._save()
+        self.stage.reporter.event("decision", {"stage": self.stage.name,
+                                               **decision_to_dict(decisions[-1])})
+        self._check_interrupt()
+
+    def finetune(self, epochs: int) -> None:
+        self.target += epochs
+        while self.tuned < self.target:
+            self._epoch(self.tuned)
+            self.tuned += 1
+            self._save()
+            self._check_interrupt()
+
+    # -- internals --------------------------------------------------------------------------------
+    def _lr(self, t: int) -> float:
+        """Cosine from lr/10 to lr_min over all fine-tuning epochs (CosineAnnealingLR)."""
+        w = self.s["weights"]
+        lo, hi = w.get("lr_min", 0.0), w["lr"] * LR_FACTOR
+        if w.get("schedule", "cosine") == "constant":
+            return hi
+        return lo + (hi - lo) * (1 + math.cos(math.pi * t / max(self.total, 1))) / 2
+
+    def _epoch(self, t: int) -> None:
+        st, s, model = self.stage, self.s, self.model
+        epoch = s["epochs"] + t  # batches and architecture schedule continue after training
+        lr = self._lr(t)
+        for group in self.w_opt.param_groups:
+            group["lr"] = lr
+        u = s["update"]
+        mode, order = u["mode"], 2 if u["order"] == "second_order" else 1
+        began = time.perf_counter()
+        model.train()
+        train = st._batches(st.data.train, 0, epoch, 0)
+        val = st._batches(st.data.val, 1, epoch, 0) if mode == "bilevel" else None
+        st.reporter.start(f"{st.name} fine-tune {t + 1}/{self.total}", total=st.steps)
+        run = self._running()
+        for k in range(st.steps):
+            x, y = next(train)
+            vb = next(val) if val is not None else None
+            due = self.a_opt is not None and st._arch_due(epoch, k)
+            out = step(model, (x, y), vb, mode=mode, order=order, w_opt=self.w_opt,
+                       a_opt=self.a_opt, clip=s["weights"].get("clip"), update_arch=due)
+            run.n += len(y)
+            run.loss += out["loss"] * len(y)
+            run.correct += out["acc"] * len(y)
+            if out["val_loss"] is not None:
+                run.val_n += 1
+                run.val_loss += out["val_loss"]
+            run.arch_updates += int(due)
+            st.reporter.update(1, loss=out["loss"], acc=out["acc"])
+            if st.interrupt.requested:  # the epoch is redone from the last checkpoint
+                st.reporter.close()
+                self._check_interrupt()
+        st.reporter.close()
+        val_loss, val_acc = self._evaluate(model, st.data.val, s["batch"], st.device)
+        record = {
+            "stage": st.name, "stage_index": st.index, "epoch": epoch + 1,
+            "epochs": s["epochs"] + self.total, "phase": "finetune", "lr": lr,
+            "train_loss": run.loss / max(run.n, 1), "train_acc": run.correct / max(run.n, 1),
+            "arch_val_loss": run.val_loss / run.val_n if run.val_n else None,
+            "val_loss": val_loss, "val_acc": val_acc, "arch_updates": run.arch_updates,
+            "t_op": model.op_temperature,
+            "t_edge": model.edge_temperature if model.edge_relax is not None else None,
+            "decisions": len(self.decisions), "seconds": round(time.perf_counter() - began, 3),
+            **outputs.snapshot(model.mixing()),
+        }
+        st.run.append_metrics(record)
+        outputs.write_plots(st.run, st.name, st.run.metrics())
+        st.reporter.event("epoch", {k: v for k, v in record.items()
+                                    if k not in ("weights", "gamma", "beta", "stage_index")})
+
+    def _save(self) -> None:
+        from ..checkpoint import capture_rng
+
+        st = self.stage
+        st.run.save_checkpoint({
+            "format": self._format, "stage": st.index, "stage_name": st.name,
+            "epoch": self.s["epochs"] + self.tuned, "step": 0, "model": self.model.state_dict(),
+            "w_opt": self.w_opt.state_dict(),
+            "a_opt": self.a_opt.state_dict() if self.a_opt is not None else None,
+            "rng": capture_rng(), "running": self._running().state(),
+            "pt": {"decisions": [decision_to_dict(d) for d in self.decisions],
+                   "tuned": self.tuned},
+        })
+
+    def _check_interrupt(self) -> None:
+        st = self.stage
+        if st.interrupt.requested:
+            raise self._interrupted(
+                f"interrupted in stage '{st.name}' during perturbation selection "
+                f"({len(self.decisions)} decisions made); checkpoint saved",
+                hint=f"continue with: genospec search --resume {st.run.path}")
+
+
+def run_perturbation(stage: "_Stage", model: Supernet, resume: dict | None,
+                     name: str) -> ir.Space:
+    """The engine's hook: DARTS-PT on the trained ``model`` of ``stage`` (resuming from the
+    stage's checkpoint ``resume`` when it holds a PT phase) -> the selected space ``name``."""
+    s = stage.s
+    target = s["select"].get("target", "both")
+    seed = s["seed"] * 1000 + stage.index * 10 + 3
+    rounds = len(plan(stage.space, target, random.Random(seed)))
+    sel = _Selection(stage, model, resume, s["finetune"] * max(rounds - 1, 0))
+    decisions = perturbation_select(
+        model, stage.space, sel.evaluate, sel.finetune, random.Random(seed), target=target,
+        epochs=s["finetune"], done=sel.done, on_decision=sel.on_decision)
+    return selected_space(stage.space, decisions, target, name)
