@@ -187,6 +187,37 @@ def saved_activations_mib(forward: Callable[[], object]) -> float:
     return sum(sizes.values()) / 2 ** 20
 
 
+def saved_by_node(loss) -> dict[str, float]:
+    """MiB of the tensors saved for backward in the graph of ``loss``, by the autograd node and
+    field that hold them (``ConvolutionBackward0.input``); a storage shared by several nodes
+    counts once, for the first node met walking back from the loss. Largest first."""
+    import torch
+
+    sizes: dict[str, int] = {}
+    seen: set[int] = set()
+    visited: set = set()
+    todo = [loss.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or node in visited:
+            continue
+        visited.add(node)
+        for attr in dir(node):
+            if not attr.startswith("_saved_"):
+                continue
+            try:
+                value = getattr(node, attr)
+            except RuntimeError:  # freed or not materialised
+                continue
+            for t in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in seen:
+                    seen.add(t.untyped_storage().data_ptr())
+                    key = f"{node.name()}.{attr[len('_saved_'):]}"
+                    sizes[key] = sizes.get(key, 0) + t.untyped_storage().nbytes()
+        todo.extend(next_node for next_node, _ in node.next_functions)
+    return {k: v / 2 ** 20 for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])}
+
+
 def environment() -> dict:
     """Versions and machine facts recorded next to every result."""
     import platform

@@ -53,6 +53,8 @@ class Built(NamedTuple):
     cells: Any
     step: Callable[[], None]
     loss: Callable[[], Any]
+    weights: list
+    archs: list
 
 
 def _reference_step(cfg: dict, batches: list) -> Built:
@@ -96,7 +98,7 @@ def _reference_step(cfg: dict, batches: list) -> Built:
         architect.optimizer.step()
 
     return Built(model, model.cells, bilevel if cfg["setting"] == "darts" else onelevel,
-                 lambda: criterion(model(x), y))
+                 lambda: criterion(model(x), y), weights, archs)
 
 
 def _genospec_space(setting: str):
@@ -145,7 +147,7 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
                         update_arch=False)
 
     return Built(model, model.net.cells, frozen_step if cfg["freeze"] else one_step,
-                 lambda: nn.functional.cross_entropy(model(batch[0]), batch[1]))
+                 lambda: nn.functional.cross_entropy(model(batch[0]), batch[1]), weights, archs)
 
 
 def _profile(step, path: str) -> None:
@@ -173,9 +175,7 @@ def measure(cfg: dict) -> dict:
     build = _reference_step if cfg["impl"] == "reference" else _genospec_step
     built = build(cfg, batches)
     wrapped = common.checkpoint_modules(built.cells) if cfg["checkpoint"] else 0
-    weights = (built.model.weight_parameters() if cfg["impl"] == "genospec"
-               else built.model.parameters())
-    params = sum(p.numel() for p in weights)
+    params = sum(p.numel() for p in built.weights)
     step = built.step
     if cfg["bf16"]:
         def step() -> None:
@@ -186,13 +186,30 @@ def measure(cfg: dict) -> dict:
         step()
         _profile(step, cfg["profile"])
     result = common.time_steps(step, cfg["warmup"], cfg["steps"])
-    saved = None  # checkpointing saves through its own hooks, out of this count's sight
-    if not cfg["checkpoint"]:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
-            saved = common.saved_activations_mib(built.loss)
     return {**cfg, **result, "threads": threads, "weights": params,
             "checkpointed_cells": wrapped, "rss_after_build_gib": rss_built,
-            "saved_activations_mib": saved}
+            **_saved_activations(cfg, built)}
+
+
+def _saved_activations(cfg: dict, built: Built) -> dict:
+    """Activation MiB saved by the forward of each phase of the step, as the step runs it
+    (``--freeze`` freezes the other phase's parameters). None under checkpointing, which saves
+    through its own hooks, out of the count's sight."""
+    import torch
+
+    if cfg["checkpoint"]:
+        return {"saved_activations_mib": None, "saved_activations_arch_mib": None}
+    freeze = common.frozen if cfg["freeze"] else common.unfrozen
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
+        with freeze(built.archs):
+            weight_phase = common.saved_activations_mib(built.loss)
+        with freeze(built.weights):
+            arch_phase = common.saved_activations_mib(built.loss)
+        by_node = common.saved_by_node(built.loss()) if cfg.get("breakdown") else None
+    if cfg["setting"] != "darts":  # one-level: a single phase with both parameter sets
+        arch_phase = None
+    return {"saved_activations_mib": weight_phase, "saved_activations_arch_mib": arch_phase,
+            "saved_by_node_mib": by_node}
 
 
 def configs(args: argparse.Namespace) -> list[dict]:
@@ -204,7 +221,7 @@ def configs(args: argparse.Namespace) -> list[dict]:
             "warmup": args.warmup, "steps": args.steps, "threads": args.threads,
             "channels_last": args.channels_last, "checkpoint": args.checkpoint,
             "freeze": args.freeze, "bf16": args.bf16, "reference": args.reference,
-            "profile": None}
+            "profile": None, "breakdown": args.breakdown}
     found = []
     for impl in impls:
         cfg = {**base, "impl": impl}
@@ -214,10 +231,15 @@ def configs(args: argparse.Namespace) -> list[dict]:
     return found
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", help="DARTS checkout (default: $GENOSPEC_DARTS_REF)")
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--genospec-only", action="store_true", help="skip the reference")
+    parser.add_argument("--setting", choices=SETTINGS, default="darts")
+    parser.add_argument("--cells", type=int, default=None,
+                        help="cells (default: 8; 17 for dots_topology)")
     parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1,
@@ -230,25 +252,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="activation checkpointing per cell (wrapped by the benchmark)")
     parser.add_argument("--bf16", action="store_true",
                         help="run the step under torch.autocast('cpu', dtype=torch.bfloat16)")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setting", choices=SETTINGS, default="darts")
-    parser.add_argument("--cells", type=int, default=None,
-                        help="cells (default: 8; 17 for dots_topology)")
-    parser.add_argument("--genospec-only", action="store_true", help="skip the reference")
     parser.add_argument("--freeze", action="store_true",
                         help="bilevel only: each phase tracks gradients only for the parameters "
                              "it updates (weights frozen in the architecture step, alpha in the "
                              "weight step)")
     parser.add_argument("--profile", help="write torch.profiler tables to PATH.<impl>.txt")
-    add_arguments(parser)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="list saved activations by autograd node (where the memory goes)")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.freeze and args.setting != "darts":
         parser.error("--freeze applies to the bilevel 'darts' setting only")
     for r in common.run_alternating(__file__, configs(args), args.repeat):
         print(common.describe(r))
+        for name, mib in (r.get("saved_by_node_mib") or {}).items():
+            if mib >= 0.5:
+                print(f"    {name:<45} {mib:9.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -315,6 +315,9 @@ def test_spaces_perturbation_cannot_select_from(tmp_path):
 
 
 # ---- inside a search --------------------------------------------------------------------------
+# One intermediate node keeps one of its two inputs: 2 op rounds and 1 node round per search.
+SEARCH_SPACE = PT_SPACE.replace("nodes 2", "nodes 1")
+
 PT_RECIPE = """
   batch 32
   seed 1
@@ -343,29 +346,35 @@ class Decisions(Reporter):
 
 
 def _search(tmp_path, body: str, out: str, reporter: Reporter):
-    recipe = write_recipe(tmp_path, recipe_text(PT_SPACE, body, of="pt"))
+    recipe = write_recipe(tmp_path, recipe_text(SEARCH_SPACE, body, of="pt"))
     return start_search(recipe, out=tmp_path / out, dataset=tiny_dataset(), reporter=reporter)
 
 
-def test_a_stage_with_select_perturbation_fine_tunes_and_writes_a_genotype(tmp_path):
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """An uninterrupted DARTS-PT search and the decisions it reported."""
     seen = Decisions()
-    result = _search(tmp_path, PT_RECIPE, "run", seen)
+    return _search(tmp_path_factory.mktemp("pt"), PT_RECIPE, "run", seen), seen.seen
+
+
+def test_a_stage_with_select_perturbation_fine_tunes_and_writes_a_genotype(straight):
+    result, seen = straight
     genotype = load(result.genotype).get("tiny_search_search")
     assert genotype.is_genotype and genotype.of == "pt"
     for cell in genotype.cells.values():
-        assert [len(cell.in_edges(j)) for j in (2, 3)] == [1, 1]
+        assert len(cell.in_edges(2)) == 1
         assert all(e.op in ("noise", "skip", "pool") for e in cell.edges())
-    assert [d["kind"] for d in seen.seen] == ["op"] * 10 + ["node"] * 4
+    assert [(d["kind"], d["cell"]) for d in seen] == [("op", "normal"), ("op", "reduce")] * 2 + \
+        [("node", "normal"), ("node", "reduce")]
 
-    records = [r for r in result.run.metrics() if r.get("phase") == "finetune"]
-    assert [r["epoch"] for r in records] == [2, 3, 4, 5, 6, 7]  # 7 rounds, 6 fine-tunings
-    lrs = [0.001 + 0.004 * (1 + math.cos(math.pi * t / 6)) / 2 for t in range(6)]
-    assert [r["lr"] for r in records] == pytest.approx(lrs)  # lr/10 -> lr_min, cosine
+    records = result.run.metrics()
+    assert [r["epoch"] for r in records] == [1, 2, 3]  # 1 training epoch; 3 rounds, 2 tunings
+    records = records[1:]
+    assert [r["lr"] for r in records] == pytest.approx([0.005, 0.003])  # lr/10 -> lr_min, cosine
     ck = checkpoint.load(result.run.checkpoint_path)
-    assert ck["epoch"] == 7 and ck["pt"]["tuned"] == 6
-    assert [decision_to_dict(decision_from_dict(d)) for d in ck["pt"]["decisions"]] == \
-        ck["pt"]["decisions"]
-    assert len(ck["pt"]["decisions"]) == 14
+    assert ck["epoch"] == 3 and ck["pt"]["tuned"] == 2
+    assert [decision_from_dict(d) for d in ck["pt"]["decisions"]] == \
+        [decision_from_dict(d) for d in seen]
 
 
 def test_blank_variant_keeps_alpha_exactly_zero(tmp_path):
@@ -379,17 +388,15 @@ def test_blank_variant_keeps_alpha_exactly_zero(tmp_path):
     assert load(result.genotype).get("tiny_search_search").is_genotype
 
 
-def test_an_interrupted_selection_resumes_to_the_same_genotype(tmp_path):
-    straight = Decisions()
-    whole = _search(tmp_path, PT_RECIPE, "whole", straight)
-
-    stopped = Decisions(stop_at=5)
+def test_an_interrupted_selection_resumes_to_the_same_genotype(tmp_path, straight):
+    whole, decisions = straight
+    stopped = Decisions(stop_at=3)
     with pytest.raises(SearchInterrupted, match="perturbation selection"):
         _search(tmp_path, PT_RECIPE, "cut", stopped)
     ck = checkpoint.load(tmp_path / "cut" / "checkpoint.pt")
-    assert len(ck["pt"]["decisions"]) == 5 and ck["pt"]["tuned"] == 2
+    assert len(ck["pt"]["decisions"]) == 3 and ck["pt"]["tuned"] == 1
 
     rest = Decisions()
     resumed = resume_search(tmp_path / "cut", dataset=tiny_dataset(), reporter=rest)
-    assert stopped.seen + rest.seen == straight.seen  # same decisions, same measured accuracies
+    assert stopped.seen + rest.seen == decisions  # same decisions, same measured accuracies
     assert resumed.genotype.read_text() == whole.genotype.read_text()

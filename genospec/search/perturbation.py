@@ -1,19 +1,21 @@
 """DARTS-PT: perturbation-based architecture selection on a trained supernet (paper 004).
 
-Operation selection (paper 004 §4.2, Algorithm 1): visit the edges in a random order; on each,
-mask every candidate op in turn and measure the supernet's validation accuracy ACC\\o; discretise
-the edge to o* = argmin_o ACC\\o, the op whose removal hurts most; fine-tune; go on.
+Operation selection (paper 004 §4.1-4.2, Algorithm 1): visit the edges in a random order; on
+each, mask every candidate op in turn and measure the supernet's validation accuracy ACC\\o;
+discretise the edge to o* = argmin_o ACC\\o, the op whose removal hurts most; fine-tune; go on.
 
-Topology selection (the "similar fashion" of §4.2, DESIGN §2): visit the nodes in a random order;
-on each, drop every remaining incoming edge in turn, measure ACC\\e, and remove for good the edge
-whose removal hurts least (largest ACC\\e); repeat until the node keeps k edges (``pick k``);
-fine-tune; go on.
+Topology selection (§4.2: "decided in a similar fashion"; DESIGN §2): visit the nodes in a
+random order; on each, drop every remaining incoming edge in turn, measure ACC\\e, and remove for
+good the edge whose removal hurts least (largest ACC\\e); repeat, measuring with the earlier
+removals in place, until the node keeps k edges (``pick k``); fine-tune; go on. (The released
+code measures each removal against the node's full edge set, so it keeps, up to measurement
+noise, the k edges whose single removal hurts most.)
 
-Rounds and fine-tuning follow the authors' released code (ruocwang/darts-pt,
-``sota/cnn/projection.py``): one round decides one edge (then one node) of every cell type,
-cell types in space order, and the supernet is fine-tuned ``epochs`` epochs between two rounds
-(5 in the paper, §5.1 and A.7). Every visiting order is drawn up front from the ``rng`` given, so
-a resumed selection repeats the plan of the interrupted one.
+Rounds and fine-tuning follow the released code (ruocwang/darts-pt, ``sota/cnn/projection.py``):
+one round decides one edge (later one node) of every cell type, cell types in space order, and
+the supernet is fine-tuned ``epochs`` epochs between two rounds, none after the last (5 in the
+paper: §5 and its fine-tuning ablation, Fig. 9). Every visiting order is drawn up front from the
+``rng`` given, so a resumed selection repeats the plan of the interrupted one.
 
 Candidates are the edge's selectable ops (`ir.Space.selectable_ops`): the zero op is never
 chosen where the topology chooses edges (DARTS rule), and is an ordinary candidate in ``keep
@@ -78,6 +80,7 @@ class Task:
 
 
 def task_of(d: Decision) -> Task:
+    """The task a decision settles."""
     if isinstance(d, OpDecision):
         return Task("op", d.cell, d.edge)
     return Task("node", d.cell, d.node)
@@ -89,6 +92,7 @@ def decision_to_dict(d: Decision) -> dict:
 
 
 def decision_from_dict(data: dict) -> Decision:
+    """A decision from `decision_to_dict` data (lists read back as tuples)."""
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "kind"}
     return OpDecision(**fields) if data["kind"] == "op" else NodeDecision(**fields)
 
@@ -128,6 +132,12 @@ def check(space: ir.Space, target: str) -> None:
             _pick_k(cell)
 
 
+def _rounds(per_cell: list[list[Task]]) -> list[list[Task]]:
+    """Round r holds the r-th task of every cell type that has one."""
+    return [[tasks[r] for tasks in per_cell if r < len(tasks)]
+            for r in range(max((len(tasks) for tasks in per_cell), default=0))]
+
+
 def plan(space: ir.Space, target: str, rng: random.Random) -> list[list[Task]]:
     """The rounds of decisions: op rounds, then node rounds.
 
@@ -137,20 +147,16 @@ def plan(space: ir.Space, target: str, rng: random.Random) -> list[list[Task]]:
     """
     check(space, target)
     cells = list(space.cells.values())
-    per_cell: list[list[list[Task]]] = [[], []]  # [ops, nodes] -> one task list per cell type
+    ops, nodes = [], []
     for cell in cells:
         multi = [e for e, edge in enumerate(cell.edges())
-                 if len(space.selectable_ops(cell, edge)) > 1] if target != "edges" else []
-        per_cell[0].append([Task("op", cell.name, e) for e in rng.sample(multi, len(multi))])
+                 if target != "edges" and len(space.selectable_ops(cell, edge)) > 1]
+        ops.append([Task("op", cell.name, e) for e in rng.sample(multi, len(multi))])
     for cell in cells:
         k = _pick_k(cell) if target != "ops" else None
-        nodes = [j for j in cell.node_ids if k is not None and len(cell.in_edges(j)) > k]
-        per_cell[1].append([Task("node", cell.name, j) for j in rng.sample(nodes, len(nodes))])
-    rounds = []
-    for lists in per_cell:
-        for r in range(max((len(t) for t in lists), default=0)):
-            rounds.append([t[r] for t in lists if r < len(t)])
-    return rounds
+        choosing = [j for j in cell.node_ids if k is not None and len(cell.in_edges(j)) > k]
+        nodes.append([Task("node", cell.name, j) for j in rng.sample(choosing, len(choosing))])
+    return _rounds(ops) + _rounds(nodes)
 
 
 # ---- decisions ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ It runs `genospec.search.perturbation.perturbation_select` on the trained supern
   alpha is ``fixed``), the weights on a fresh SGD at a tenth of the stage's learning rate
   annealed by cosine to its ``lr_min`` over all fine-tuning epochs, the architecture optimiser
   carried over from training (ruocwang/darts-pt ``pt_project``: ``reset_optimizer(lr / 10)``,
-  ``CosineAnnealingLR(tune_epochs, eta_min=lr_min)``); temperatures stay at their final values;
+  ``CosineAnnealingLR(tune_epochs, eta_min=lr_min)``); temperatures stay at their final values.
+  Fine-tuning epochs are numbered after the training epochs in ``metrics.jsonl``;
 - the decision order drawn from ``random.Random(seed * 1000 + stage * 10 + 3)``.
 
 Progress is checkpointed after every decision and every fine-tuning epoch: the engine's
@@ -19,7 +20,7 @@ checkpoint fields, with ``epoch`` = training epochs + fine-tuning epochs done, p
 the model (its ``chosen``/``edge_on`` buffers hold the decisions), optimisers and RNG; this
 module replays the stored decisions and runs only the fine-tuning epochs still missing, so a
 resumed selection on CPU ends where an uninterrupted one does. Ctrl-C stops at the end of the
-current step or measurement and resumes from the last checkpoint.
+current step or measurement; the run resumes from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ import math
 import random
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 from torch import nn
 
 from .. import ir
-from ..data import iterate
+from ..checkpoint import capture_rng
+from ..data import Split, iterate
 from ..nn.supernet import Supernet
-from . import config, outputs
 from .perturbation import (Decision, decision_from_dict, decision_to_dict, perturbation_select,
                            plan, selected_space)
 from .update import arch_optimizer, step, weight_optimizer
@@ -64,7 +65,7 @@ def _batch_statistics(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def evaluate_batch_stats(model: nn.Module, split: Any, batch: int,
+def evaluate_batch_stats(model: nn.Module, split: Split, batch: int,
                          device: str | torch.device) -> float:
     """Accuracy of ``model`` on ``split`` (in order, no augmentation) with batch-statistics BN."""
     correct = n = 0
@@ -75,32 +76,19 @@ def evaluate_batch_stats(model: nn.Module, split: Any, batch: int,
     return correct / max(n, 1)
 
 
-def _final_temperatures(s: config.Settings, steps: int) -> dict[str, float]:
-    """The op (and edge) temperature of the stage's last training step."""
-    epochs, warm = s["epochs"], s["warmup"]
-    anneal = max(0, epochs - warm)
-    e_t, s_t = max(0, epochs - 1 - warm), max(0, (epochs - warm) * steps - 1)
-    temps = {"op": config.temperature(config.op_relaxation(s)[1], anneal, steps)(epoch=e_t, step=s_t)}
-    edges = config.relaxation(s, "edges")
-    if edges is not None:
-        temps["edge"] = config.temperature(edges, anneal, steps)(epoch=e_t, step=s_t)
-    return temps
-
-
 class _Selection:
     """State of one stage's DARTS-PT phase (see the module docstring)."""
 
     def __init__(self, stage: "_Stage", model: Supernet, resume: dict | None, total: int):
-        from .engine import FORMAT, SearchInterrupted, _evaluate, _Running
+        from .engine import FORMAT, _Running  # the engine imports this module
 
         self.stage, self.model, self.s = stage, model, stage.s
-        self._format, self._interrupted = FORMAT, SearchInterrupted
-        self._evaluate, self._running = _evaluate, _Running
+        self._format, self._running = FORMAT, _Running
         w, a = self.s["weights"], self.s["arch"]
         self.w_opt = weight_optimizer(model, w["lr"] * LR_FACTOR, w["momentum"], w["decay"])
         self.a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
         pt = resume.get("pt") if resume is not None else None
-        # the training checkpoint the stage has just written, or the PT one it resumed from
+        # the PT checkpoint the stage resumed from, or the training one it has just written
         saved = resume if pt is not None else stage.run.load_checkpoint()
         if pt is not None:
             self.w_opt.load_state_dict(saved["w_opt"])
@@ -108,10 +96,11 @@ class _Selection:
             self.a_opt.load_state_dict(saved["a_opt"])
         self.done = [decision_from_dict(d) for d in pt["decisions"]] if pt else []
         self.decisions: list[Decision] = list(self.done)
-        self.tuned = pt["tuned"] if pt else 0
+        self.tuned = pt["tuned"] if pt else 0  # fine-tuning epochs run
         self.target = 0  # fine-tuning epochs asked for so far (replayed rounds included)
         self.total = total  # fine-tuning epochs of the whole selection
-        model.set_temperature(**_final_temperatures(self.s, stage.steps))
+        self.temps = stage._temperatures(self.s["epochs"] - 1, stage.steps - 1)
+        model.set_temperature(**self.temps)
 
     # -- callbacks for perturbation_select --------------------------------------------------------
     def evaluate(self) -> float:
@@ -144,9 +133,9 @@ class _Selection:
         return lo + (hi - lo) * (1 + math.cos(math.pi * t / max(self.total, 1))) / 2
 
     def _epoch(self, t: int) -> None:
+        """Fine-tuning epoch ``t``: the stage's epoch ``epochs + t`` (batches, update schedule)."""
         st, s, model = self.stage, self.s, self.model
-        epoch = s["epochs"] + t  # batches and architecture schedule continue after training
-        lr = self._lr(t)
+        epoch, lr = s["epochs"] + t, self._lr(t)
         for group in self.w_opt.param_groups:
             group["lr"] = lr
         u = s["update"]
@@ -156,45 +145,22 @@ class _Selection:
         train = st._batches(st.data.train, 0, epoch, 0)
         val = st._batches(st.data.val, 1, epoch, 0) if mode == "bilevel" else None
         st.reporter.start(f"{st.name} fine-tune {t + 1}/{self.total}", total=st.steps)
-        run = self._running()
+        running = self._running()
         for k in range(st.steps):
             x, y = next(train)
             vb = next(val) if val is not None else None
             due = self.a_opt is not None and st._arch_due(epoch, k)
             out = step(model, (x, y), vb, mode=mode, order=order, w_opt=self.w_opt,
                        a_opt=self.a_opt, clip=s["weights"].get("clip"), update_arch=due)
-            run.n += len(y)
-            run.loss += out["loss"] * len(y)
-            run.correct += out["acc"] * len(y)
-            if out["val_loss"] is not None:
-                run.val_n += 1
-                run.val_loss += out["val_loss"]
-            run.arch_updates += int(due)
+            running.add(out, len(y), due)
             st.reporter.update(1, loss=out["loss"], acc=out["acc"])
             if st.interrupt.requested:  # the epoch is redone from the last checkpoint
                 st.reporter.close()
                 self._check_interrupt()
         st.reporter.close()
-        val_loss, val_acc = self._evaluate(model, st.data.val, s["batch"], st.device)
-        record = {
-            "stage": st.name, "stage_index": st.index, "epoch": epoch + 1,
-            "epochs": s["epochs"] + self.total, "phase": "finetune", "lr": lr,
-            "train_loss": run.loss / max(run.n, 1), "train_acc": run.correct / max(run.n, 1),
-            "arch_val_loss": run.val_loss / run.val_n if run.val_n else None,
-            "val_loss": val_loss, "val_acc": val_acc, "arch_updates": run.arch_updates,
-            "t_op": model.op_temperature,
-            "t_edge": model.edge_temperature if model.edge_relax is not None else None,
-            "decisions": len(self.decisions), "seconds": round(time.perf_counter() - began, 3),
-            **outputs.snapshot(model.mixing()),
-        }
-        st.run.append_metrics(record)
-        outputs.write_plots(st.run, st.name, st.run.metrics())
-        st.reporter.event("epoch", {k: v for k, v in record.items()
-                                    if k not in ("weights", "gamma", "beta", "stage_index")})
+        st._finish_epoch(model, epoch, lr, self.temps, running, time.perf_counter() - began)
 
     def _save(self) -> None:
-        from ..checkpoint import capture_rng
-
         st = self.stage
         st.run.save_checkpoint({
             "format": self._format, "stage": st.index, "stage_name": st.name,
@@ -207,12 +173,9 @@ class _Selection:
         })
 
     def _check_interrupt(self) -> None:
-        st = self.stage
-        if st.interrupt.requested:
-            raise self._interrupted(
-                f"interrupted in stage '{st.name}' during perturbation selection "
-                f"({len(self.decisions)} decisions made); checkpoint saved",
-                hint=f"continue with: genospec search --resume {st.run.path}")
+        if self.stage.interrupt.requested:
+            raise self.stage._interrupted(f"during perturbation selection "
+                                          f"({len(self.decisions)} decisions made)")
 
 
 def run_perturbation(stage: "_Stage", model: Supernet, resume: dict | None,
