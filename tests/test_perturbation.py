@@ -263,6 +263,13 @@ def test_both_targets_decide_ops_then_nodes_with_finetuning_between_rounds(tmp_p
         assert len(d.kept) == 1 and d.kept == (max([0, 1] if d.node == 2 else [2, 3, 4]),)
     genotype = selected_space(space, decisions, "both", "pt_pt")
     assert genotype.is_genotype
+
+    # `finetune 0`: the same decisions, no fine-tuning at all
+    model = _supernet(space)
+    tuned: list[int] = []
+    again = perturbation_select(model, space, Planted(model, strength, evaluate.edge_cost),
+                                tuned.append, random.Random(1), epochs=0)
+    assert again == decisions and tuned == []
     assert all(len(genotype.cells[c].in_edges(j)) == 1 for c in ("normal", "reduce")
                for j in (2, 3))
 

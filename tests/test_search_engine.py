@@ -181,16 +181,17 @@ def test_two_stages_chain_through_gs_files(tmp_path):
         assert [(e.src, e.dst) for e in cell.in_edges(3)] == [(0, 3), (1, 3)]
 
     # --from b --space EDITED: the edited reduced space is what stage b searches
-    edited = re.sub(r"edge 0->2: \w+", "edge 0->2: pool", text.split("cell reduce")[0]) + \
-        "cell reduce" + text.split("cell reduce", 1)[1]
-    (run.path / "edited.gs").write_text(edited)
+    normal, rest = text.split("cell reduce")
+    was = re.search(r"edge 0->2: (\w+)", normal).group(1)
+    now = "conv" if was != "conv" else "pool"
+    (run.path / "edited.gs").write_text(normal.replace(f"edge 0->2: {was}", f"edge 0->2: {now}")
+                                        + "cell reduce" + rest)
     again = start_search(recipe, out=tmp_path / "again", dataset=tiny_dataset(),
                          options=SearchOptions(start="b", space_file=str(run.path / "edited.gs")))
     assert list(again.outputs) == ["b"]
-    node2 = again.space.cells["normal"].in_edges(2)
-    assert ("pool", 0) in [(e.op, e.src) for e in node2]
-    assert "space tiny_search_a extends tiny" in (tmp_path / "again" / "space.gs").read_text() \
-        or "space tiny_search_a {" in (tmp_path / "again" / "space.gs").read_text()
+    assert (now, 0) in [(e.op, e.src) for e in again.space.cells["normal"].in_edges(2)]
+    assert "space tiny_search_a {" in (tmp_path / "again" / "space.gs").read_text()
+    assert "genotype tiny_search_b of tiny_search_a {" in again.genotype.read_text()
 
 
 def test_weights_plot_svg():

@@ -29,6 +29,8 @@ class EdgeMix(NamedTuple):
 
     weights: Tensor  # [len(edge.ops)], in the edge's candidate order
     active: tuple[int, ...]  # candidates whose weight is non-zero
+    scale: Tensor | None = None  # the edge weight gamma (already in ``weights``); None without
+    # an edge relaxation. Only edges with an output beside their ops use it (partial channels).
 
 
 def _take_leading_relu(module: nn.Module) -> bool:

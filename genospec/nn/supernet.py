@@ -35,8 +35,9 @@ from ..ir import Edge, Space
 from ..relax import (CellLayout, cell_layout, make_edge_relaxation, make_op_relaxation,
                      node_softmax)
 from ..relax import apply_op_bias as _add_op_bias
-from .mixed import EdgeMix, mixed_edges
+from .mixed import EdgeMix
 from .network import Network, build_network
+from .partial import partial_channel_edges
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,15 @@ class Supernet(nn.Module):
     ``cells``/``channels``/``classes``/``in_chans``/``layout`` default to ``space.network``;
     ``op_relax`` names an op relaxation (``softmax``, ``group_softmax``, ``fixed``),
     ``edge_relax`` an edge relaxation (``combination`` with option ``normalise``, ``sigmoid``)
-    or None; ``op_bias`` maps op names to the eDARTS bias added to alpha by `apply_op_bias`.
+    or None; ``op_bias`` maps op names to the eDARTS bias added to alpha by `apply_op_bias`;
+    ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`).
     """
 
     def __init__(self, space: Space, *, cells: int | None = None, channels: int | None = None,
                  classes: int | None = None, in_chans: int | None = None,
                  layout: str | None = None, op_relax: str = "softmax",
                  edge_relax: str | None = None, normalise: bool = True,
-                 op_bias: Mapping[str, float] | None = None):
+                 op_bias: Mapping[str, float] | None = None, pc: int = 1):
         super().__init__()
         self.op_relax = make_op_relaxation(op_relax)
         options = {"normalise": normalise} if edge_relax == "combination" else {}
@@ -103,7 +105,7 @@ class Supernet(nn.Module):
         self.edge_temperature = 1.0
         self.net: Network = build_network(space, layout=layout, cells=cells, channels=channels,
                                           classes=classes, in_chans=in_chans, mode="search",
-                                          edge_builder=mixed_edges(space.ops))
+                                          edge_builder=partial_channel_edges(space.ops, pc))
         clash = [name for name in space.cells if hasattr(nn.ModuleDict, name)]
         if clash:
             raise SpecError(f"cell type name {clash[0]!r} is reserved inside the supernet",
@@ -218,21 +220,23 @@ class Supernet(nn.Module):
         return w, gamma
 
     def forward(self, x: Tensor) -> Tensor:
-        flat = []
+        flat, gammas = [], []
         for name, arch in self.arch.items():
             w, gamma = self._weights(name)
             scale = arch.edge_on.to(w.dtype) if gamma is None else gamma
             flat.append((w * scale.unsqueeze(1)).reshape(-1).index_select(0, arch.flat_index))
+            gammas.append(gamma)
         values = torch.cat(flat)
         nonzero = values.ne(0).tolist()  # one host sync per forward
         mixes: dict[str, list[EdgeMix]] = {}
         start = 0
-        for (name, arch), vals in zip(self.arch.items(), flat):
+        for (name, arch), vals, gamma in zip(self.arch.items(), flat, gammas):
             edge_mixes = []
-            for weights in vals.split(arch.sizes):
+            scales = [None] * len(arch.sizes) if gamma is None else gamma.unbind(0)
+            for weights, scale in zip(vals.split(arch.sizes), scales):
                 n = weights.shape[0]
                 active = tuple(i for i in range(n) if nonzero[start + i])
-                edge_mixes.append(EdgeMix(weights, active))
+                edge_mixes.append(EdgeMix(weights, active, scale))
                 start += n
             mixes[name] = edge_mixes
         return self.net(x, mixes)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .. import ir
-from ..checkpoint import capture_rng, restore_rng
+from ..checkpoint import atomic_write_text, capture_rng, restore_rng
 from ..data import Augment, Dataset, Split, iterate, load_dataset, num_batches, split_train_val, subset
 from ..data.splits import TensorSplit
 from ..errors import GenospecError, SpecError
@@ -160,7 +160,7 @@ def start_search(recipe: ir.Recipe, *, out: str | Path | None = None, runs_root:
     _device(options.device)
     run = RunDir.create(recipe.name, out, runs_root)
     if recipe.file and Path(recipe.file).is_file():
-        run.recipe_copy.write_text(Path(recipe.file).read_text(encoding="utf-8"), encoding="utf-8")
+        atomic_write_text(run.recipe_copy, Path(recipe.file).read_text(encoding="utf-8"))
     outputs.write_root_space(run, space)
     run.write_resolved({
         "format": FORMAT, "recipe": recipe.name, "recipe_file": recipe.file, "space": space.name,

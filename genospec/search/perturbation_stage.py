@@ -88,11 +88,11 @@ class _Selection:
         self.w_opt = weight_optimizer(model, w["lr"] * LR_FACTOR, w["momentum"], w["decay"])
         self.a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
         pt = resume.get("pt") if resume is not None else None
-        # the PT checkpoint the stage resumed from, or the training one it has just written
-        saved = resume if pt is not None else stage.run.load_checkpoint()
         if pt is not None:
-            self.w_opt.load_state_dict(saved["w_opt"])
-        if self.a_opt is not None:
+            self.w_opt.load_state_dict(resume["w_opt"])
+        if self.a_opt is not None:  # carried over from the PT checkpoint resumed from, or
+            # from the training checkpoint the stage has just written
+            saved = resume if pt is not None else stage.run.load_checkpoint()
             self.a_opt.load_state_dict(saved["a_opt"])
         self.done = [decision_from_dict(d) for d in pt["decisions"]] if pt else []
         self.decisions: list[Decision] = list(self.done)

@@ -25,10 +25,10 @@ from __future__ import annotations
 from typing import Callable, Literal, Sequence
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from .. import distributed
 from ..nn.supernet import Supernet
 
 Batch = tuple[Tensor, Tensor]
@@ -136,12 +136,14 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
     bilevel architecture step ran; second order: ``val_loss`` at the unrolled weights and no
     ``val_acc``).
 
-    ``model`` is a `Supernet` or a DistributedDataParallel around one. ``mode`` is
+    ``model`` is a `Supernet` or a DistributedDataParallel around one; when several processes
+    run, a Supernet is stepped through its `genospec.distributed.ddp` wrapper. ``mode`` is
     ``"bilevel"`` (``val_batch`` drives the architecture, ``batch`` the weights; ``order`` 1 or
     2) or ``"onelevel"`` (``batch`` drives both). ``xi`` is the unrolling step size of the
     second order (default: the weight optimiser's current learning rate, as DARTS). ``clip``
     bounds the weights' gradient norm (None: no clipping).
     """
+    model = distributed.ddp(model)
     net = _unwrap(model)
     if mode not in ("bilevel", "onelevel"):
         raise ValueError(f"update mode must be 'bilevel' or 'onelevel', got {mode!r}")
@@ -166,9 +168,7 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
             lr = w_opt.param_groups[0]["lr"] if xi is None else xi
             d_arch, val_loss = unrolled_arch_gradients(net, batch, val_batch, w_opt, lr, criterion)
             if isinstance(model, nn.parallel.DistributedDataParallel):
-                for g in d_arch:  # one architecture across ranks
-                    dist.all_reduce(g)
-                    g.div_(dist.get_world_size())
+                distributed.average_(d_arch)  # one architecture across ranks
             for p, g in zip(archs, d_arch):
                 p.grad = g
         out["val_loss"] = val_loss.item()

@@ -9,7 +9,7 @@
 # The paper searches CIFAR-10 (`--data cifar10 --data-root DIR`); these recipes default to
 # Fashion-MNIST so they run out of the box.
 #
-# `--quick` runs a 5-cell, 8-channel supernet for 4 epochs on 320 + 320 images, with a
+# `--quick` runs a 5-cell, 8-channel supernet for 4 epochs on 192 + 192 images, with a
 # larger architecture learning rate so the weights move in so few steps: minutes on two CPU
 # cores, for trying the tool, not for results.
 
@@ -21,7 +21,7 @@ search darts_first_order of darts {
   batch 64
   seed 2
   quick {
-    subset 320, 320
+    subset 192, 192
     batch 32
   }
   stage search {
@@ -47,7 +47,7 @@ search darts_second_order of darts {
   batch 64
   seed 2
   quick {
-    subset 160, 160
+    subset 96, 96
     batch 32
   }
   stage search {

@@ -1,0 +1,144 @@
+"""Run every benchmark, print a short table and write the results as JSON.
+
+    python benchmarks/run_all.py --reference /path/to/darts            # the reference setting
+    python benchmarks/run_all.py --reference /path/to/darts --quick    # batch 16, 1 timed step
+    python benchmarks/run_all.py --options                             # also genospec's speed options
+
+Rows: the DARTS_V2 evaluation network step, the supernet steps (first-order bilevel, one-level,
+DOTS topology stage) and, with ``--options``, genospec's first-order bilevel step with each
+speed option. Ratios are genospec / reference (below 1: genospec is faster or smaller); option
+rows divide by the plain reference row, and by genospec's plain row (``vs_plain_*``). Without a
+reference checkout the genospec rows run alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import common
+import eval_step
+import startup
+import supernet_step
+from reference import ReferenceNotFound, find_reference
+
+OPTIONS = ("channels-last", "checkpoint", "freeze", "bf16")
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def _pair(rows: list[dict], name: str) -> dict:
+    """One table entry from the results of one benchmark (reference first when present)."""
+    by_impl = {r["impl"]: r for r in rows}
+    ref, gen = by_impl.get("reference"), by_impl["genospec"]
+    return {"name": name, "reference": ref, "genospec": gen,
+            "time_ratio": _ratio(gen["wall_s"], ref and ref["wall_s"]),
+            "cpu_ratio": _ratio(gen["cpu_s"], ref and ref["cpu_s"]),
+            "memory_ratio": _ratio(gen["peak_rss_gib"], ref and ref["peak_rss_gib"]),
+            "saved_ratio": _ratio(gen["saved_activations_mib"],
+                                  ref and ref["saved_activations_mib"])}
+
+
+def _step_args(module, common_args: list[str], extra: list[str]) -> list[dict]:
+    return module.configs(module.build_parser().parse_args(common_args + extra))
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Every benchmark; the JSON document `main` writes."""
+    have_ref = True
+    try:
+        find_reference(args.reference)
+    except ReferenceNotFound as e:
+        have_ref = False
+        print(f"note: {e}; running genospec alone")
+    shared = ["--batch", str(args.batch), "--warmup", str(args.warmup),
+              "--steps", str(args.steps)]
+    if args.reference:
+        shared += ["--reference", args.reference]
+    if args.threads:
+        shared += ["--threads", str(args.threads)]
+    if not have_ref:
+        shared.append("--genospec-only")
+
+    def bench(module, name: str, extra: list[str], reference: dict | None = None) -> dict:
+        rows = common.run_alternating(module.__file__, _step_args(module, shared, extra),
+                                      args.repeat)
+        for r in rows:
+            print("  " + common.describe(r))
+        return _pair(rows + ([reference] if reference else []), name)
+
+    doc: dict = {"environment": common.environment(), "settings": vars(args)}
+    print("start-up")
+    doc["startup"] = startup.measure(args.startup_runs)
+    print(f"  --help {doc['startup']['help_s'] * 1000:.0f} ms, compile darts.gs "
+          f"{doc['startup']['compile_cold_s'] * 1000:.0f} ms cold / "
+          f"{doc['startup']['compile_warm_s'] * 1000:.1f} ms warm")
+    entries = []
+    print("training steps")
+    entries.append(bench(eval_step, "eval DARTS_V2 C16 8 cells", []))
+    entries.append(bench(supernet_step, "supernet DARTS 1st order", ["--setting", "darts"]))
+    entries.append(bench(supernet_step, "supernet one-level", ["--setting", "onelevel"]))
+    entries.append(bench(supernet_step, "supernet DOTS topology (17 cells)",
+                         ["--setting", "dots_topology"]))
+    if args.options:  # genospec alone, compared with the plain rows of both
+        plain, plain_ref = entries[1]["genospec"], entries[1]["reference"]
+        for option in OPTIONS:
+            entry = bench(supernet_step, f"supernet DARTS 1st order +{option}",
+                          ["--setting", "darts", f"--{option}", "--genospec-only"], plain_ref)
+            entry["vs_plain_time"] = _ratio(entry["genospec"]["wall_s"], plain["wall_s"])
+            entry["vs_plain_memory"] = _ratio(entry["genospec"]["peak_rss_gib"],
+                                              plain["peak_rss_gib"])
+            entries.append(entry)
+    doc["results"] = entries
+    return doc
+
+
+def table(doc: dict) -> str:
+    """The short summary table."""
+    def num(v: float | None, fmt: str) -> str:
+        return format(v, fmt) if v is not None else "-".rjust(int(fmt.split(".")[0]))
+
+    lines = [f"{'benchmark':<40} {'ref s':>7} {'gen s':>7} {'ratio':>6} "
+             f"{'ref GiB':>8} {'gen GiB':>8} {'ratio':>6}"]
+    for e in doc["results"]:
+        ref, gen = e["reference"] or {}, e["genospec"]
+        lines.append(f"{e['name']:<40} {num(ref.get('wall_s'), '7.2f')} {gen['wall_s']:7.2f} "
+                     f"{num(e['time_ratio'], '6.2f')} {num(ref.get('peak_rss_gib'), '8.2f')} "
+                     f"{gen['peak_rss_gib']:8.2f} {num(e['memory_ratio'], '6.2f')}")
+    s = doc["startup"]
+    lines.append(f"genospec --help {s['help_s'] * 1000:.0f} ms; compile darts.gs "
+                 f"{s['compile_cold_s'] * 1000:.0f} ms in a fresh process, "
+                 f"{s['compile_warm_s'] * 1000:.1f} ms warm")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", help="DARTS checkout (default: $GENOSPEC_DARTS_REF)")
+    parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results.json"))
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--startup-runs", type=int, default=10)
+    parser.add_argument("--quick", action="store_true",
+                        help="batch 16, 1 warm-up and 1 timed step, 3 start-up runs")
+    parser.add_argument("--options", action="store_true",
+                        help=f"also run the first-order step with each of {', '.join(OPTIONS)}")
+    args = parser.parse_args()
+    if args.quick:
+        args.batch, args.warmup, args.steps, args.startup_runs = 16, 1, 1, 3
+    doc = run(args)
+    print(table(doc))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

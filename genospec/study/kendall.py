@@ -1,0 +1,153 @@
+"""DOTS Fig. 1 (paper 000 §1 and §A.1, paper 002 §3.2): does an edge importance rank the
+stand-alone accuracy of the networks it would choose?
+
+1. A DARTS search on the DARTS space gives alpha and a genotype.
+2. A DOTS topology search (edge annealing, paper 002 §4.1, eq. 5-8) on top of DARTS' operation
+   search (paper 000 §4.3, paper 002 Table 2): every edge keeps DARTS' best non-zero op, the
+   combinations of each node's two inputs get a beta, trained with the same data and epochs.
+3. For the last node of the normal cell (5 incoming edges, 10 pairs) each pair becomes a
+   network: DARTS' genotype with that node's inputs replaced by the pair (DARTS' op on each
+   edge). Every network is trained from the same seed with the same budget.
+4. Kendall tau-b between stand-alone accuracy and (a) DARTS' pair importance, the sum of the two
+   edges' largest non-zero op weight (paper 000 §A.1), (b) DOTS' beta of the pair (its logit:
+   the softmax at any temperature ranks the pairs alike). The papers report tau = 0.73
+   (CIFAR-10) and 0.71 (CIFAR-100) for beta and "no clear correlation" for alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import combinations
+
+import torch
+
+from .. import ir
+from ..lang.emit import emit_space
+from ..nn.network import build_network
+from ..progress import Reporter
+from ..relax import cell_layout, make_op_relaxation
+from ..search.select import genotype_cell, select
+from ..train import preset, train
+from .recipes import DARTS_SPACE, darts_recipe, dots_topology_recipe
+from .runner import Study, StudyOptions, StudyResult, arch_tensors, load_space
+from .svg import Panel, scatter_svg
+from .tau import kendall_tau_b
+
+CELL = "normal"
+
+
+def _darts_weights(space: ir.Space, alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """DARTS' op weights softmax(alpha) per cell type (paper 002 eq. 2)."""
+    relax = make_op_relaxation("softmax")
+    return {name: relax.weights(alpha[f"{name}.alpha"], cell_layout(cell))
+            for name, cell in space.cells.items()}
+
+
+def _reduced_space(space: ir.Space, weights: dict[str, torch.Tensor]) -> ir.Space:
+    """``space`` with DARTS' best non-zero op alone on every edge, pairs of inputs still open."""
+    cells = {name: select("best_per_edge", space, name, weights[name],
+                          cell_layout(cell).ops)
+             for name, cell in space.cells.items()}
+    return ir.Space("darts_ops", "space", dict(space.ops), cells, space.network)
+
+
+def _pair_genotype(space: ir.Space, genotype: ir.Space, pair: tuple[ir.Edge, ir.Edge],
+                   ops: tuple[str, str]) -> ir.Space:
+    """DARTS' genotype with the last node of the normal cell fed by ``pair``."""
+    cell = genotype.cells[CELL]
+    last = cell.node_ids[-1]
+    kept = [[(e, e.op) for e in cell.in_edges(j)] if j != last else list(zip(pair, ops))
+            for j in cell.node_ids]
+    cells = dict(genotype.cells, **{CELL: genotype_cell(cell, kept)})
+    name = f"pair_{pair[0].src}_{pair[1].src}"
+    return ir.Space(name, "genotype", dict(space.ops), cells, space.network)
+
+
+def _train_pair(study: Study, genotype: ir.Space) -> float:
+    """Stand-alone test accuracy of ``genotype`` (fixed seed, the scale's budget)."""
+    scale, ds = study.scale, study.dataset
+    config = preset(scale.train_protocol, epochs=scale.train_epochs,
+                    batch_size=scale.train_batch, train_subset=scale.train_subset,
+                    test_subset=scale.test_subset, seed=study.options.seed,
+                    device=study.options.device)
+    torch.manual_seed(study.options.seed)
+    model = build_network(genotype, cells=scale.train_cells, channels=scale.train_channels,
+                          classes=ds.num_classes, in_chans=ds.in_chans,
+                          auxiliary=scale.train_auxiliary, drop_path=config.drop_path)
+    report = train(model, ds, config, study.work / f"train_{genotype.name}", study.reporter)
+    return float(report["top1"])
+
+
+def run_kendall(options: StudyOptions, reporter: Reporter | None = None) -> StudyResult:
+    """Run the study (see the module docstring); writes ``kendall_<scale>_<data>.json/.svg``."""
+    study = Study("kendall", options, reporter)
+    scale, seed = study.scale, options.seed
+    space = load_space(DARTS_SPACE, "darts")
+    darts = study.search("darts", darts_recipe("study_darts", DARTS_SPACE, "darts", scale, seed),
+                         "study_darts")
+    weights = _darts_weights(space, arch_tensors(darts))
+    reduced = _reduced_space(space, weights)
+    text = emit_space(replace(reduced, of=None))
+    dots = study.search("dots", dots_topology_recipe("study_dots", text, reduced.name, scale,
+                                                    seed, relax_ops=False), "study_dots")
+    beta = arch_tensors(dots)[f"{CELL}.beta"]
+
+    layout = cell_layout(space.cells[CELL])
+    last_edges = layout.node_edges[-1]
+    w = weights[CELL]
+    selectable = {e: [layout.ops.index(o)
+                      for o in space.selectable_ops(space.cells[CELL], layout.edges[e])]
+                  for e in last_edges}
+    strength = {e: float(w[e, selectable[e]].max()) for e in last_edges}
+    best_op = {e: reduced.cells[CELL].edges()[e].op for e in last_edges}
+    node_beta = beta[layout.beta_slices[-1]].tolist()
+    pairs = list(combinations(range(len(last_edges)), 2))
+    if list(layout.combinations[-1]) != pairs:
+        raise ValueError("beta of the last node is not laid out as its pairs of edges")
+
+    rows = []
+    for c, (i, k) in enumerate(pairs):
+        ea, eb = last_edges[i], last_edges[k]
+        genotype = _pair_genotype(space, darts.space, (layout.edges[ea], layout.edges[eb]),
+                                  (best_op[ea], best_op[eb]))
+        study.say(f"train {genotype.name} ({c + 1}/{len(pairs)})")
+        with study.clock.part(f"train {genotype.name}"):
+            accuracy = _train_pair(study, genotype)
+        rows.append({"inputs": [layout.edges[ea].src, layout.edges[eb].src],
+                     "ops": [best_op[ea], best_op[eb]],
+                     "darts_importance": strength[ea] + strength[eb],
+                     "dots_beta": node_beta[c], "accuracy": accuracy})
+
+    accuracy = [r["accuracy"] for r in rows]
+    tau = {"darts_alpha": kendall_tau_b([r["darts_importance"] for r in rows], accuracy),
+           "dots_beta": kendall_tau_b([r["dots_beta"] for r in rows], accuracy)}
+    result = {
+        "question": "Kendall tau-b between edge-pair importance and stand-alone accuracy "
+                    "(DOTS Fig. 1)",
+        "paper": {"dots_beta": {"cifar10": 0.73, "cifar100": 0.71},
+                  "darts_alpha": "no clear rank correlation"},
+        "cell": CELL, "node": int(layout.edges[last_edges[0]].dst),
+        "tau_b": tau, "pairs": rows,
+        "darts_genotype": emit_space(darts.space), "darts_run": str(darts.run.path),
+        "dots_genotype": emit_space(dots.space), "dots_run": str(dots.run.path),
+    }
+    return study.finish(result, _picture(rows, tau, study))
+
+
+def _picture(rows: list[dict], tau: dict[str, float | None], study: Study) -> str:
+    def caption(name: str, value: float | None) -> str:
+        return f"{name}: Kendall tau-b = {'undefined' if value is None else f'{value:.2f}'}"
+
+    labels = ["{},{}".format(*r["inputs"]) for r in rows]
+    acc = [100 * r["accuracy"] for r in rows]
+    panels = [
+        Panel(caption("(a) DARTS alpha", tau["darts_alpha"]), "edge-pair importance (alpha)",
+              "stand-alone accuracy (%)",
+              [(r["darts_importance"], a, lab) for r, a, lab in zip(rows, acc, labels)]),
+        Panel(caption("(b) DOTS beta", tau["dots_beta"]), "edge-combination logit (beta)",
+              "stand-alone accuracy (%)",
+              [(r["dots_beta"], a, lab) for r, a, lab in zip(rows, acc, labels)]),
+    ]
+    title = (f"Edge importance vs stand-alone accuracy, last node of the normal cell "
+             f"({study.dataset.name}, {study.scale.name} scale)")
+    return scatter_svg(panels, title)

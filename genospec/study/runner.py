@@ -1,0 +1,149 @@
+"""What every study shares: options, data, timing, search runs, architecture readout, results.
+
+A study runs searches through the search engine (`genospec.search.engine.start_search`) in
+run directories under ``work``, reads the trained architecture parameters back from each run's
+last checkpoint, and writes one JSON result and one SVG picture to ``out`` named
+``<study>_<scale>_<data>.json`` / ``.svg``. Wall and CPU time (this process, all threads) are
+measured per part and in total.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .. import ir
+from ..checkpoint import atomic_write_text
+from ..checkpoint import load as load_checkpoint
+from ..data import Dataset, load_dataset
+from ..lang.loader import loads
+from ..progress import Reporter
+from ..search.engine import SearchOptions, SearchResult, start_search
+from .recipes import QUICK, Scale
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """How to run a study: its ``scale``, the data (``dataset`` replaces ``data``/``data_root``,
+    for tests), where results go (``out``) and where search and training runs go (``work``,
+    default ``runs/study-<name>-<time>``), the torch ``device`` and the base ``seed``."""
+
+    scale: Scale = QUICK
+    data: str = "fashion_mnist"
+    data_root: str | None = None
+    dataset: Dataset | None = None
+    out: Path = Path("studies")
+    work: Path | None = None
+    device: str = "cpu"
+    seed: int = 2
+
+
+@dataclass
+class StudyResult:
+    """A finished study: its result (as written to ``json_path``) and its picture."""
+
+    name: str
+    result: dict[str, Any]
+    json_path: Path
+    svg_path: Path
+
+
+@dataclass
+class Clock:
+    """Wall and CPU seconds, per named part and since the clock was made."""
+
+    parts: dict[str, dict[str, float]] = field(default_factory=dict)
+    _wall: float = field(default_factory=time.perf_counter)
+    _cpu: float = field(default_factory=time.process_time)
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.parts[name] = {"wall_s": round(time.perf_counter() - wall, 1),
+                                "cpu_s": round(time.process_time() - cpu, 1)}
+
+    def summary(self) -> dict[str, Any]:
+        return {"wall_s": round(time.perf_counter() - self._wall, 1),
+                "cpu_s": round(time.process_time() - self._cpu, 1), "parts": self.parts}
+
+
+class Study:
+    """One running study: its options, data, run directories, clock and reporter."""
+
+    def __init__(self, name: str, options: StudyOptions, reporter: Reporter | None = None):
+        self.name = name
+        self.options = options
+        self.scale = options.scale
+        self.reporter = reporter or Reporter()
+        self.clock = Clock()
+        self.work = options.work or Path("runs") / f"study-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        with self.clock.part("load data"):
+            self.dataset = options.dataset or load_dataset(options.data, options.data_root)
+
+    def say(self, message: str) -> None:
+        """A progress line (through the reporter: the library never prints)."""
+        self.reporter.event("study", {"study": self.name, "message": message})
+
+    def search(self, label: str, text: str, recipe: str) -> SearchResult:
+        """Run the recipe ``recipe`` of the `.gs` ``text`` in ``work/label`` on the study's data."""
+        found = loads(text, f"<{self.name}:{label}>").get(recipe)
+        if not isinstance(found, ir.Recipe):
+            raise TypeError(f"{recipe} is not a search recipe")
+        self.say(f"search {label}")
+        with self.clock.part(f"search {label}"):
+            return start_search(found, out=self.work / label, reporter=self.reporter,
+                                options=SearchOptions(device=self.options.device),
+                                dataset=self.dataset)
+
+    def finish(self, result: dict[str, Any], svg: str) -> StudyResult:
+        """Add the common facts (scale, data, time) to ``result`` and write it with its SVG."""
+        out = Path(self.options.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.name}_{self.scale.name}_{self.dataset.name}"
+        full = {"study": self.name, "scale": asdict(self.scale), "data": self.dataset.name,
+                "seed": self.options.seed, "device": self.options.device,
+                "runs": str(self.work), **result, "time": self.clock.summary()}
+        json_path, svg_path = out / f"{stem}.json", out / f"{stem}.svg"
+        atomic_write_text(json_path, json.dumps(_finite(full), indent=2) + "\n")
+        atomic_write_text(svg_path, svg)
+        return StudyResult(self.name, full, json_path, svg_path)
+
+
+def load_space(text: str, name: str) -> ir.Space:
+    """The space (or genotype) ``name`` declared in the `.gs` ``text``."""
+    found = loads(text, "<study>").get(name)
+    if not isinstance(found, ir.Space):
+        raise TypeError(f"{name} is not a space")
+    return found
+
+
+def arch_tensors(run: SearchResult) -> dict[str, Any]:
+    """The architecture parameters of a run's last checkpoint: ``{"normal.alpha": tensor,
+    "normal.beta": ..., ...}`` (the supernet's ``arch.<cell>.<name>`` entries)."""
+    state = load_checkpoint(run.run.checkpoint_path)["model"]
+    return {k[len("arch."):]: v for k, v in state.items()
+            if k.startswith("arch.") and k.rsplit(".", 1)[1] in ("alpha", "beta")}
+
+
+def count_op(cell: ir.Cell, op: str) -> int:
+    """How many edges of a genotype cell carry ``op``."""
+    return sum(1 for e in cell.edges() if e.op == op)
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe: NaN and infinities (never valid JSON) become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
