@@ -68,9 +68,10 @@ def test_temperature_schedules(tmp_path):
 
 def test_bad_settings_fail_before_training(tmp_path):
     recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, """
-  stage one { epochs 1  supernet pc 4  select magnitude }
+  stage one { epochs 1  supernet channels 6 pc 4  select magnitude }
 """))
-    with pytest.raises(SpecError, match="partial channel connections"):
+    with pytest.raises(SpecError, match=r"partial channels \(supernet pc 4\) need channels "
+                                        "divisible by 4, not 6"):
         start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset())
     assert not (tmp_path / "run").exists()
     with pytest.raises(SpecError, match="has no stage 'two'"):

@@ -27,11 +27,12 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from .. import ir
+from .. import distributed, ir
 from ..checkpoint import atomic_write_text, capture_rng, restore_rng
 from ..data import Augment, Dataset, Split, iterate, load_dataset, num_batches, split_train_val, subset
 from ..data.splits import TensorSplit
 from ..errors import GenospecError, SpecError
+from ..nn.memory import available_memory, check_fits, estimate_training_memory
 from ..nn.supernet import Supernet
 from ..progress import Reporter
 from . import config, outputs
@@ -59,6 +60,7 @@ class SearchOptions:
     device: str = "cpu"
     start: str | None = None  # --from STAGE
     space_file: str | None = None  # --space FILE: the start stage's input
+    force: bool = False  # --force: start stages whose memory estimate exceeds what is free
 
 
 @dataclass
@@ -158,7 +160,9 @@ def start_search(recipe: ir.Recipe, *, out: str | Path | None = None, runs_root:
                             "space to search, not a genotype or a recipe")
         space = found
     _device(options.device)
-    run = RunDir.create(recipe.name, out, runs_root)
+    # rank 0 writes the run directory; other ranks work in a private one (genospec.distributed)
+    run = RunDir.create(recipe.name, out, runs_root) if distributed.is_main() \
+        else RunDir(distributed.private_dir())
     if recipe.file and Path(recipe.file).is_file():
         atomic_write_text(run.recipe_copy, Path(recipe.file).read_text(encoding="utf-8"))
     outputs.write_root_space(run, space)
@@ -168,23 +172,26 @@ def start_search(recipe: ir.Recipe, *, out: str | Path | None = None, runs_root:
         "device": options.device, "start": start, "space_file": options.space_file,
         "stages": stages, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     })
-    return _run(run, reporter or Reporter(), dataset, options.device)
+    return _run(run, reporter or Reporter(), dataset, distributed.rank_device(options.device),
+                options.force)
 
 
 def resume_search(run_dir: str | Path, *, device: str | None = None,
-                  reporter: Reporter | None = None, dataset: Dataset | None = None) -> SearchResult:
+                  reporter: Reporter | None = None, dataset: Dataset | None = None,
+                  force: bool = False) -> SearchResult:
     """Continue the run in ``run_dir`` from its last checkpoint (``device`` may change)."""
-    run = RunDir.open(run_dir)
+    run = RunDir.open(distributed.shared_copy(run_dir))
     plan = run.read_resolved()
     if plan.get("format") != FORMAT:
         raise RunDirError(f"{run_dir} was written by an incompatible genospec version")
     dev = device or plan["device"]
     _device(dev)
-    return _run(run, reporter or Reporter(), dataset, dev)
+    return _run(run, reporter or Reporter(), dataset, distributed.rank_device(dev), force)
 
 
 # ---- the run -----------------------------------------------------------------------------------
-def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str) -> SearchResult:
+def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str,
+         force: bool = False) -> SearchResult:
     plan = run.read_resolved()
     ck = run.load_checkpoint()
     at = (ck["stage"], ck["epoch"]) if ck else (-1, 0)
@@ -201,7 +208,7 @@ def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str) 
                 continue
             data = _stage_data(s, plan, dataset, device, cache)
             resume = ck if ck is not None and ck["stage"] == k else None
-            stage = _Stage(k, name, space, s, data, run, reporter, device, interrupt)
+            stage = _Stage(k, name, space, s, data, run, reporter, device, interrupt, force)
             model = stage.train(resume)
             if s["select"]["rule"] == "perturbation":  # DARTS-PT: selection with fine-tuning
                 result = run_perturbation(stage, model, resume, result_name)
@@ -228,9 +235,10 @@ def _check_stage(name: str, s: config.Settings) -> None:
     """Fail before any training on what a stage could only discover at its end."""
     if s["select"]["rule"] != "perturbation":
         SELECTIONS.get(s["select"]["rule"])  # an unknown rule: SpecError naming the known ones
-    if "pc" in s["supernet"]:
-        raise SpecError(f"stage '{name}': partial channel connections (supernet pc) are not "
-                        "supported by the genospec supernet")
+    pc, chs = s["supernet"].get("pc"), s["supernet"].get("channels")
+    if pc is not None and chs is not None and chs % pc:
+        raise SpecError(f"stage '{name}': partial channels (supernet pc {pc}) need channels "
+                        f"divisible by {pc}, not {chs}")
 
 
 def _stage_data(s: config.Settings, plan: dict, dataset: Dataset | None, device: str,
@@ -294,6 +302,7 @@ class _Stage:
     reporter: Reporter
     device: str
     interrupt: _DeferredInterrupt
+    force: bool = False  # skip the memory check
     steps: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -309,7 +318,7 @@ class _Stage:
                          op_relax=config.op_relaxation(s)[0],
                          edge_relax=edges["method"] if edges else None,
                          normalise=edges["normalise"] if edges else True,
-                         op_bias=s["bias"] or None).to(self.device)
+                         op_bias=s["bias"] or None, pc=net.get("pc", 1)).to(self.device)
         w, a = s["weights"], s["arch"]
         w_opt = weight_optimizer(model, w["lr"], w["momentum"], w["decay"])
         a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
@@ -324,8 +333,9 @@ class _Stage:
         seed = _stream(s["seed"], self.index, part)
         start %= num_batches(split, s["batch"])
         while True:
-            yield from iterate(split, s["batch"], shuffle=True, seed=seed, epoch=epoch,
-                               augment=aug, device=self.device, start=start)
+            yield from distributed.iterate_shard(split, s["batch"], shuffle=True, seed=seed,
+                                                 epoch=epoch, augment=aug, device=self.device,
+                                                 start=start)
             start = 0
 
     def _arch_due(self, epoch: int, step_: int) -> bool:
@@ -355,6 +365,8 @@ class _Stage:
         """Train the stage's supernet from scratch or from the checkpoint ``resume``."""
         s = self.s
         model, w_opt, a_opt = self._build()
+        if not self.force:
+            self._check_memory(model)
         epoch, start, running = 0, 0, _Running()
         if resume is not None:
             model.load_state_dict(resume["model"])
@@ -398,6 +410,18 @@ class _Stage:
             if self.interrupt.requested:
                 raise self._interrupted(f"after epoch {epoch + 1}")
         return model
+
+    def _check_memory(self, model: Supernet) -> None:
+        """Fail before training when the stage's estimated peak memory (per process: its shard
+        of the batch) exceeds the free memory; processes on one CPU share its memory."""
+        per_rank = -(-self.s["batch"] // distributed.world_size())
+        estimate = estimate_training_memory(
+            model, self.data.train.image_shape, per_rank, arch_params=model.arch_parameters(),
+            second_order=self.s["update"]["order"] == "second_order")
+        shared = torch.device(self.device).type == "cpu"
+        check_fits(estimate, available_memory(self.device),
+                   processes=distributed.local_world_size() if shared else 1,
+                   knobs=f"stage '{self.name}': batch, supernet channels or cells, supernet pc")
 
     def _finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
                       running: _Running, seconds: float) -> None:

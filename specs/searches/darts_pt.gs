@@ -16,8 +16,9 @@
 # operation selection only, since every edge is kept). The paper searches CIFAR-10 (`--data cifar10 --data-root DIR`); these
 # recipes default to Fashion-MNIST so they run out of the box.
 #
-# `--quick`: a 5-cell, 8-channel supernet trained 2 epochs on 160 + 160 images, one epoch of
-# fine-tuning between decisions; minutes on two CPU cores, for trying the tool, not for results.
+# `--quick`: a 5-cell, 8-channel supernet trained 2 epochs on 128 + 128 images (a measurement is
+# then two forward passes; the DARTS space takes 240 measurements), one epoch of fine-tuning
+# between decisions; minutes on two CPU cores, for trying the tool, not for results.
 
 import "../spaces/darts_pt.gs"
 import "../spaces/robust_darts.gs"
@@ -30,8 +31,7 @@ search darts_pt_darts of darts_pt {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -57,8 +57,7 @@ search blank_pt_darts of darts_pt {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -83,8 +82,7 @@ search darts_pt_s1 of robust_darts_s1 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -110,8 +108,7 @@ search blank_pt_s1 of robust_darts_s1 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -136,8 +133,7 @@ search darts_pt_s2 of robust_darts_s2 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -163,8 +159,7 @@ search blank_pt_s2 of robust_darts_s2 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -189,8 +184,7 @@ search darts_pt_s3 of robust_darts_s3 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -216,8 +210,7 @@ search blank_pt_s3 of robust_darts_s3 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -242,8 +235,7 @@ search darts_pt_s4 of robust_darts_s4 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -269,8 +261,7 @@ search blank_pt_s4 of robust_darts_s4 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 50
@@ -295,8 +286,7 @@ search darts_pt_201 of nas_bench_201 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 100
@@ -322,8 +312,7 @@ search blank_pt_201 of nas_bench_201 {
   batch 64
   seed 2
   quick {
-    subset 160, 160
-    batch 32
+    subset 128, 128
   }
   stage search {
     epochs 100
