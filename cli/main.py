@@ -196,11 +196,15 @@ def convert(source: str, target: str, name: str | None, of_space: str | None, im
     click.echo(convert_to(space, target, of=of_space, imports=list(imports)), nl=False)
 
 
+if __name__ == "__main__":  # `python -m genospec.cli.main` (torchrun -m): the commands import
+    sys.modules["genospec.cli.main"] = sys.modules[__name__]  # this module, not a second copy
 from genospec.cli.search_cmd import search  # noqa: E402
 main.add_command(search)
 from genospec.cli.train_cmd import train  # noqa: E402
 
 main.add_command(train)
+from genospec.cli.study_cmd import study  # noqa: E402
+main.add_command(study)
 
 
 if __name__ == "__main__":  # pragma: no cover

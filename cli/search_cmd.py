@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from genospec.cli.main import reports_errors
@@ -11,7 +13,8 @@ Examples:
   genospec search specs/searches/darts.gs darts_first_order --quick
   genospec search specs/searches/darts.gs darts_second_order --data cifar10 --data-root ~/data --device cuda
   genospec search --resume runs/darts_first_order-20250101-120000
-  genospec search specs/searches/dots.gs dots --from topology --space runs/dots-1/operations.gs"""
+  genospec search specs/searches/dots.gs dots --from topology --space runs/dots-1/operations.gs
+  genospec search specs/searches/darts.gs darts_first_order --nproc 4 --device cuda"""
 
 
 @click.command(epilog=EXAMPLE)
@@ -29,28 +32,31 @@ Examples:
               help="With --from: the .gs file whose last declaration the stage searches.")
 @click.option("--quiet", "progress", flag_value="quiet", help="Print nothing but the result path.")
 @click.option("--json", "progress", flag_value="json", help="Progress as JSON lines on stdout.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes (DistributedDataParallel: gloo on CPU, nccl on CUDA, one GPU each).")
+@click.option("--force", is_flag=True, help="Start even if the memory estimate exceeds the free memory.")
 @reports_errors
 def search(recipe_file: str | None, name: str | None, quick: bool, data: str | None,
            data_root: str | None, device: str | None, out: str | None, resume_dir: str | None,
-           start: str | None, space_file: str | None, progress: str | None) -> None:
+           start: str | None, space_file: str | None, progress: str | None, nproc: int,
+           force: bool) -> None:
     """Run the search recipe NAME of RECIPE_FILE (default: its last declaration).
 
     Each stage trains a supernet, applies its selection rule and writes its result as a .gs
     file in the run directory, with metrics.jsonl, checkpoints, pictures of the searched cells
     and plots of the architecture weights; the final genotype is RUN/genotype.gs. Ctrl-C saves
-    a checkpoint (exit 130); --resume RUN continues it.
+    a checkpoint (exit 130); --resume RUN continues it. With --nproc N the command runs again
+    in N processes, each on its share of every batch; rank 0 writes the run directory.
     """
-    from genospec import ir
+    from genospec import distributed, ir
     from genospec.errors import SpecError
     from genospec.lang.loader import load
     from genospec.progress import make_reporter
     from genospec.search.engine import SearchOptions, resume_search, start_search
 
-    reporter = make_reporter(progress or "bar")
     if resume_dir is not None:
         if recipe_file or quick or data or data_root or out or start or space_file:
-            raise click.UsageError("--resume takes only the run directory (and --device)")
-        result = resume_search(resume_dir, device=device, reporter=reporter)
+            raise click.UsageError("--resume takes only the run directory (and --device, --nproc)")
     else:
         if recipe_file is None:
             raise click.UsageError("give a recipe file (or --resume RUN_DIR)")
@@ -60,8 +66,20 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
         if not isinstance(recipe, ir.Recipe):
             raise SpecError(f"'{recipe.name}' in {recipe_file} is a {recipe.kind}, not a search recipe",
                             hint="name a `search` declaration")
-        options = SearchOptions(quick=quick, data=data, data_root=data_root, device=device or "cpu",
-                                start=start, space_file=space_file)
-        result = start_search(recipe, out=out, options=options, reporter=reporter)
-    if progress != "json":
+    if nproc > 1 and not distributed.launched():
+        argv = distributed.command_line("search")
+        if argv is None:
+            raise click.UsageError("--nproc runs the command line again: call `genospec search`")
+        sys.exit(distributed.launch(nproc, argv))
+    with distributed.session():
+        main = distributed.is_main()
+        reporter = make_reporter((progress or "bar") if main else "quiet")
+        if resume_dir is not None:
+            result = resume_search(resume_dir, device=device, reporter=reporter, force=force)
+        else:
+            options = SearchOptions(quick=quick, data=data, data_root=data_root,
+                                    device=device or "cpu", start=start, space_file=space_file,
+                                    force=force)
+            result = start_search(recipe, out=out, options=options, reporter=reporter)
+    if progress != "json" and main:
         click.echo(str(result.genotype or list(result.outputs.values())[-1]))

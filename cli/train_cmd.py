@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -47,28 +48,29 @@ Examples:
               help="Continue the interrupted run in this directory.")
 @click.option("--quiet", "progress", flag_value="quiet", help="Print only the final report.")
 @click.option("--json", "progress", flag_value="json", help="Progress as JSON lines on stdout.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes (DistributedDataParallel: gloo on CPU, nccl on CUDA, one GPU each).")
 @reports_errors
 def train(genotype_file: str | None, name: str | None, protocol: str, quick: bool, data: str,
           data_root: str | None, layout: str | None, cells: int | None, channels: int | None,
           auxiliary: bool | None, progress: str | None, out: str | None, resume_dir: str | None,
-          device: str | None, **overrides: object) -> None:
+          device: str | None, nproc: int, **overrides: object) -> None:
     """Train the evaluation network of genotype NAME in GENOTYPE_FILE from scratch.
 
     Writes RUN/metrics.jsonl (one line per epoch), an atomic checkpoint every epoch and
     RUN/report.json (top-1, top-5, parameters, multiply-adds, wall time), which is also printed.
-    Ctrl-C saves a checkpoint (exit 130); --resume RUN continues it.
+    Ctrl-C saves a checkpoint (exit 130); --resume RUN continues it. With --nproc N the command
+    runs again in N processes, each on its share of every batch; rank 0 writes the run directory.
     """
-    from genospec import ir
+    from genospec import distributed, ir
     from genospec.errors import SpecError
     from genospec.lang.loader import load
     from genospec.progress import make_reporter
     from genospec.train.session import QUICK_NETWORK, NetworkOptions, make_config, resume_training, train_genotype
 
-    reporter = make_reporter(progress or "bar")
     if resume_dir is not None:
         if genotype_file is not None:
-            raise click.UsageError("--resume takes only the run directory (and --device)")
-        report = resume_training(resume_dir, device=device, reporter=reporter)
+            raise click.UsageError("--resume takes only the run directory (and --device, --nproc)")
     else:
         if genotype_file is None:
             raise click.UsageError("give a genotype file (or --resume RUN_DIR)")
@@ -79,6 +81,18 @@ def train(genotype_file: str | None, name: str | None, protocol: str, quick: boo
         base = QUICK_NETWORK if quick else NetworkOptions()
         network = NetworkOptions(layout or base.layout, cells or base.cells, channels or base.channels,
                                  base.auxiliary if auxiliary is None else auxiliary)
-        report = train_genotype(space, config, network=network, data=data, data_root=data_root, run_dir=out,
-                                reporter=reporter)
-    click.echo(json.dumps(report, indent=2, sort_keys=True))
+    if nproc > 1 and not distributed.launched():
+        argv = distributed.command_line("train")
+        if argv is None:
+            raise click.UsageError("--nproc runs the command line again: call `genospec train`")
+        sys.exit(distributed.launch(nproc, argv))
+    with distributed.session():
+        main = distributed.is_main()
+        reporter = make_reporter((progress or "bar") if main else "quiet")
+        if resume_dir is not None:
+            report = resume_training(resume_dir, device=device, reporter=reporter)
+        else:
+            report = train_genotype(space, config, network=network, data=data, data_root=data_root,
+                                    run_dir=out, reporter=reporter)
+    if main:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,7 +127,8 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     # torchrun would set 1 thread per process with a warning; share the cores out instead
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     args = torchrun.get_args_parser().parse_args(
-        ["--standalone", f"--nproc-per-node={nproc}", "--module", "genospec.cli.main", *argv])
+        ["--standalone", f"--nproc-per-node={nproc}", "--module", "genospec.cli.main"])
+    args.training_script_args = list(argv)  # kept away from torchrun's own option parsing
     try:
         torchrun.run(args)
     except ChildFailedError as e:
@@ -238,3 +240,10 @@ def shared_copy(path: str | Path) -> Path:
     for name, data in files.items():
         (copy / name).write_bytes(data)
     return copy
+
+
+def command_line(command: str) -> list[str] | None:
+    """This process's ``genospec`` arguments (``sys.argv[1:]``), for `launch` to run again; None
+    when they do not hold ``command`` (the CLI was called from Python, not a command line)."""
+    argv = sys.argv[1:]
+    return argv if command in argv else None

@@ -48,6 +48,7 @@ def run_edarts(options: StudyOptions, reporter: Reporter | None = None) -> Study
             run = study.search(tag, text, name)
             runs.append({"seed": seed, "normal": count_op(run.space.cells["normal"], "skip_connect"),
                          "reduce": count_op(run.space.cells["reduce"], "skip_connect"),
+                         "edges": len(run.space.cells["normal"].edges()),
                          "genotype": emit_space(run.space), "run": str(run.run.path),
                          "time": study.clock.parts[f"search {tag}"]})
         variants.append({
@@ -61,7 +62,10 @@ def run_edarts(options: StudyOptions, reporter: Reporter | None = None) -> Study
     result = {"question": "skip connections in the normal and reduction cells, summed over "
                           f"{scale.runs} run(s) per variant (eDARTS Table II)",
               "order": scale.order, "paper": PAPER, "variants": variants}
-    return study.finish(result, _picture(variants, study))
+    summary = [f"{v['variant']}: skip_connect normal {v['normal']}, reduce {v['reduce']} "
+               f"(search {v['search_wall_s']} s wall, {v['search_cpu_s']} s CPU)"
+               for v in variants]
+    return study.finish(result, _picture(variants, study), summary)
 
 
 def _picture(variants: list[dict], study: Study) -> str:
@@ -69,4 +73,5 @@ def _picture(variants: list[dict], study: Study) -> str:
                {"normal": v["normal"], "reduce": v["reduce"]}) for v in variants]
     title = (f"Skip connections found by DARTS variants, {study.scale.runs} run(s) each "
              f"({study.dataset.name}, {study.scale.name} scale)")
-    return bars_svg(groups, title, "skip connections", y_max=8 * study.scale.runs)
+    edges = max(r["edges"] for v in variants for r in v["runs"])
+    return bars_svg(groups, title, "skip connections", y_max=edges * study.scale.runs)

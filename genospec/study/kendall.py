@@ -85,12 +85,12 @@ def run_kendall(options: StudyOptions, reporter: Reporter | None = None) -> Stud
     space = load_space(DARTS_SPACE, "darts")
     darts = study.search("darts", darts_recipe("study_darts", DARTS_SPACE, "darts", scale, seed),
                          "study_darts")
-    weights = _darts_weights(space, arch_tensors(darts))
+    weights = _darts_weights(space, arch_tensors(darts.run.path))
     reduced = _reduced_space(space, weights)
     text = emit_space(replace(reduced, of=None))
     dots = study.search("dots", dots_topology_recipe("study_dots", text, reduced.name, scale,
                                                     seed, relax_ops=False), "study_dots")
-    beta = arch_tensors(dots)[f"{CELL}.beta"]
+    beta = arch_tensors(dots.run.path)[f"{CELL}.beta"]
 
     layout = cell_layout(space.cells[CELL])
     last_edges = layout.node_edges[-1]
@@ -131,7 +131,12 @@ def run_kendall(options: StudyOptions, reporter: Reporter | None = None) -> Stud
         "darts_genotype": emit_space(darts.space), "darts_run": str(darts.run.path),
         "dots_genotype": emit_space(dots.space), "dots_run": str(dots.run.path),
     }
-    return study.finish(result, _picture(rows, tau, study))
+    summary = [f"Kendall tau-b, accuracy vs {k}: {_tau_text(v)}" for k, v in tau.items()]
+    return study.finish(result, _picture(rows, tau, study), summary)
+
+
+def _tau_text(value: float | None) -> str:
+    return "undefined (all values tied)" if value is None else f"{value:.3f}"
 
 
 def _picture(rows: list[dict], tau: dict[str, float | None], study: Study) -> str:

@@ -24,6 +24,7 @@ from ..data import Dataset, load_dataset
 from ..lang.loader import loads
 from ..progress import Reporter
 from ..search.engine import SearchOptions, SearchResult, start_search
+from ..search.run import RunDir
 from .recipes import QUICK, Scale
 
 
@@ -45,12 +46,14 @@ class StudyOptions:
 
 @dataclass
 class StudyResult:
-    """A finished study: its result (as written to ``json_path``) and its picture."""
+    """A finished study: its result (as written to ``json_path``), its picture and a few lines
+    that sum it up."""
 
     name: str
     result: dict[str, Any]
     json_path: Path
     svg_path: Path
+    summary: list[str]
 
 
 @dataclass
@@ -103,18 +106,22 @@ class Study:
                                 options=SearchOptions(device=self.options.device),
                                 dataset=self.dataset)
 
-    def finish(self, result: dict[str, Any], svg: str) -> StudyResult:
-        """Add the common facts (scale, data, time) to ``result`` and write it with its SVG."""
+    def finish(self, result: dict[str, Any], svg: str, summary: list[str]) -> StudyResult:
+        """Add the common facts (scale, data, time) to ``result`` and write it with its SVG;
+        ``summary`` gets a last line with the time taken."""
         out = Path(self.options.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"{self.name}_{self.scale.name}_{self.dataset.name}"
-        full = {"study": self.name, "scale": asdict(self.scale), "data": self.dataset.name,
-                "seed": self.options.seed, "device": self.options.device,
-                "runs": str(self.work), **result, "time": self.clock.summary()}
+        full = _plain({"study": self.name, "scale": asdict(self.scale),
+                       "data": self.dataset.name, "seed": self.options.seed,
+                       "device": self.options.device, "runs": str(self.work), **result,
+                       "time": self.clock.summary()})
         json_path, svg_path = out / f"{stem}.json", out / f"{stem}.svg"
-        atomic_write_text(json_path, json.dumps(_finite(full), indent=2) + "\n")
+        atomic_write_text(json_path, json.dumps(full, indent=2) + "\n")
         atomic_write_text(svg_path, svg)
-        return StudyResult(self.name, full, json_path, svg_path)
+        t = full["time"]
+        summary = [*summary, f"time: {t['wall_s']} s wall, {t['cpu_s']} s CPU"]
+        return StudyResult(self.name, full, json_path, svg_path, summary)
 
 
 def load_space(text: str, name: str) -> ir.Space:
@@ -125,10 +132,10 @@ def load_space(text: str, name: str) -> ir.Space:
     return found
 
 
-def arch_tensors(run: SearchResult) -> dict[str, Any]:
-    """The architecture parameters of a run's last checkpoint: ``{"normal.alpha": tensor,
-    "normal.beta": ..., ...}`` (the supernet's ``arch.<cell>.<name>`` entries)."""
-    state = load_checkpoint(run.run.checkpoint_path)["model"]
+def arch_tensors(run_dir: Path) -> dict[str, Any]:
+    """The architecture parameters of a search run's last checkpoint: ``{"normal.alpha":
+    tensor, "normal.beta": ..., ...}`` (the supernet's ``arch.<cell>.<name>`` entries)."""
+    state = load_checkpoint(RunDir(Path(run_dir)).checkpoint_path)["model"]
     return {k[len("arch."):]: v for k, v in state.items()
             if k.startswith("arch.") and k.rsplit(".", 1)[1] in ("alpha", "beta")}
 
@@ -138,12 +145,13 @@ def count_op(cell: ir.Cell, op: str) -> int:
     return sum(1 for e in cell.edges() if e.op == op)
 
 
-def _finite(value: Any) -> Any:
-    """JSON-safe: NaN and infinities (never valid JSON) become None."""
+def _plain(value: Any) -> Any:
+    """``value`` as JSON reads it back: tuples become lists, NaN and infinities (never valid
+    JSON) become None."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [_plain(v) for v in value]
     return value

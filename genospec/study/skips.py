@@ -56,7 +56,9 @@ def run_skips(options: StudyOptions, reporter: Reporter | None = None) -> StudyR
                          "time": study.clock.parts[f"search {label}"]})
     result = {"question": "parameter-free ops (skip_connect on S2, noise on S4) in the "
                           "searched normal cell", "paper": PAPER, "results": rows}
-    return study.finish(result, _picture(rows, study))
+    summary = [f"{r['space']} {r['method']}: {r['op']} on {r['normal']}/{r['edges']} normal-cell "
+               f"edges, {r['reduce']}/{r['edges']} reduction-cell edges" for r in rows]
+    return study.finish(result, _picture(rows, study), summary)
 
 
 def _picture(rows: list[dict], study: Study) -> str:
@@ -67,4 +69,5 @@ def _picture(rows: list[dict], study: Study) -> str:
                            {r["method"]: r[cell] for r in rows if r["space"] == key}))
     title = (f"Parameter-free ops in the searched cells ({study.dataset.name}, "
              f"{study.scale.name} scale)")
-    return bars_svg(groups, title, "edges (of 8)", y_max=8)
+    edges = max(r["edges"] for r in rows)
+    return bars_svg(groups, title, f"edges (of {edges})", y_max=edges)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import distributed
 from ..checkpoint import (CheckpointError, append_jsonl, atomic_save, atomic_write_text,
                           capture_rng, load, previous_path, restore_rng)
 from ..data import Augment, Dataset, Split, TensorSplit, iterate, num_batches, subset
@@ -184,7 +185,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
     and raises `TrainingInterrupted`. Returns the report also written to ``report.json``.
     """
     run_dir, reporter = Path(run_dir), reporter or Reporter()
-    device = torch.device(config.device)
+    device = torch.device(distributed.rank_device(config.device))
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
@@ -210,10 +211,11 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
                 reporter.start(f"epoch {epoch + 1}/{config.epochs}", steps)
                 reporter.update(progress.step)
                 started = time.perf_counter() - progress.seconds
-                for x, y in iterate(train_split, config.batch_size, shuffle=True, seed=config.seed,
-                                    epoch=epoch, augment=augment, device=device,
-                                    start=progress.step):
-                    loss_sum, correct = _step(model, optimizer, x, y, config)
+                # several processes: each steps on its shard of every batch (genospec.distributed)
+                for x, y in distributed.iterate_shard(
+                        train_split, config.batch_size, shuffle=True, seed=config.seed,
+                        epoch=epoch, augment=augment, device=device, start=progress.step):
+                    loss_sum, correct = _step(distributed.ddp(model), optimizer, x, y, config)
                     progress.step += 1
                     progress.loss_sum += loss_sum
                     progress.correct += correct

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import distributed
 from ..checkpoint import atomic_write_text
 from ..errors import GenospecError
 from ..ir import Space
@@ -52,6 +53,8 @@ def train_genotype(space: Space, config: TrainConfig, *, network: NetworkOptions
         raise GenospecError(f"'{space.name}' is a space with choices left; train a genotype",
                             hint="run `genospec search` first, or write a `genotype` declaration")
     run = Path(run_dir) if run_dir is not None else default_run_dir(space)
+    if not distributed.is_main():  # rank 0 writes the run directory (genospec.distributed)
+        run = distributed.private_dir()
     standalone = dataclasses.replace(space, of=None)
     record = {"network": dataclasses.asdict(network), "data": data, "data_root": data_root,
               "config": dataclasses.asdict(config), "genotype": space.name}
@@ -68,7 +71,7 @@ def resume_training(run_dir: str | Path, *, device: str | None = None,
     """Continue an interrupted training run from its directory."""
     from ..lang.loader import load
 
-    run = Path(run_dir)
+    run = distributed.shared_copy(run_dir)  # rank 0: run_dir; others: a private copy
     if not (run / RUN_FILE).is_file():
         raise GenospecError(f"{run} is not a training run directory (no {RUN_FILE})")
     record = json.loads((run / RUN_FILE).read_text())
