@@ -5,6 +5,7 @@ method's distinctive rule."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ RECIPE_FILES = {
 DOTS_FAMILY = ("dots", "dots_group_v1", "dots_flexible", "dots_cvpr")
 
 
+@lru_cache(maxsize=None)
 def recipe(name: str) -> ir.Recipe:
     found = load(SPECS / "searches" / RECIPE_FILES[name]).get(name)
     assert isinstance(found, ir.Recipe)
@@ -238,14 +240,14 @@ def test_op_bias_moves_alpha_by_exactly_the_bias_per_architecture_update():
     offsets = torch.tensor([EDARTS_OP_BIAS.get(o, 0.0) for o in ops])
     start = {n: a.alpha.detach().clone() for n, a in net.arch.items()}
     expected = dict(start)
-    x, y = torch.randn(4, 1, 8, 8), torch.randint(0, 4, (4,))
-    for update in (True, False, True, True, False):
+    x, y = torch.randn(2, 1, 8, 8), torch.randint(0, 4, (2,))
+    for update in (True, False, True):
         step(net, (x, y), (x, y), w_opt=w_opt, a_opt=a_opt, update_arch=update)
         for n, arch in net.arch.items():
             if update:
                 expected[n] = expected[n] + offsets
             assert torch.equal(arch.alpha.detach(), expected[n])
-    for n, arch in net.arch.items():  # three updates: three times the bias, other ops untouched
+    for n, arch in net.arch.items():  # two updates: twice the bias, other ops untouched
         moved = arch.alpha.detach() - start[n]
-        assert torch.allclose(moved, (3 * offsets).expand_as(moved), rtol=0, atol=1e-7)
+        assert torch.allclose(moved, (2 * offsets).expand_as(moved), rtol=0, atol=1e-7)
         assert not moved[:, offsets == 0].any()

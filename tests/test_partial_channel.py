@@ -41,12 +41,12 @@ def test_ops_are_built_at_a_kth_of_the_channels():
     edge = PartialChannelEdge(EDGE, OPS, 16, 1, affine=False, k=4)
     full = MixedEdge(EDGE, OPS, 16, 1, affine=False)
     conv = EDGE.ops.index("sep_conv_3x3")
-    assert sum(p.numel() for p in edge.ops[conv].parameters()) == sep_conv_params(4) == 176
+    assert sum(p.numel() for p in edge.ops[conv].parameters()) == sep_conv_params(4) == 104
     assert sum(p.numel() for p in full.ops[conv].parameters()) == sep_conv_params(16) == 800
-    assert sum(p.numel() for p in edge.parameters()) == 176
+    assert sum(p.numel() for p in edge.parameters()) == 104
     # the stride-2 skip is a FactorizedReduce: two 1x1 convolutions to half the channels each
     reduce = PartialChannelEdge(EDGE, OPS, 16, 2, affine=False, k=4)
-    assert sum(p.numel() for p in reduce.parameters()) == 176 + 4 * 2 * 2
+    assert sum(p.numel() for p in reduce.parameters()) == 104 + 2 * (4 * 2)
 
 
 def test_bypassed_channels_pass_through_shuffled():

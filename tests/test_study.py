@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from genospec.cli.main import main
 from genospec.data import Dataset, make_synthetic
 from genospec.lang.loader import load
-from genospec.study import QUICK, StudyOptions, edarts, kendall, kendall_tau_b, run_study, skips
-from genospec.study.recipes import darts_recipe, dots_topology_recipe
+from genospec.study import (PAPER, QUICK, StudyOptions, edarts, kendall, kendall_tau_b, run_study,
+                            skips)
+from genospec.study.recipes import DARTS_SPACE, S2_SPACE, darts_recipe, dots_topology_recipe
 from genospec.study.runner import arch_tensors, load_space
 
 # ---- Kendall tau-b ------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def test_kendall_study(tiny):
 
 
 def test_skips_study(tiny):
-    result = run_study("skips", tiny)
+    result = run_study("skips", replace(tiny, scale=replace(TINY, subset=(16, 16))))
     r = check_files(result, "skips")
     assert [(x["space"], x["method"]) for x in r["results"]] == [
         (s, m) for s in ("S2", "S4") for m in ("DARTS", "DARTS-PT", "DOTS")]
@@ -154,7 +155,7 @@ def test_skips_study(tiny):
         s = settings(x["run"])
         rule = {"DARTS": "magnitude", "DARTS-PT": "perturbation", "DOTS": "best_combination"}
         assert s["select"]["rule"] == rule[x["method"]]
-        assert (s["epochs"], s["subset"]) == (2, [32, 32])  # one budget for every method
+        assert (s["epochs"], s["subset"]) == (2, [16, 16])  # one budget for every method
         assert s["update"]["mode"] == ("onelevel" if x["method"] == "DOTS" else "bilevel")
         genotype = load(Path(x["run"]) / "genotype.gs").get()
         assert x["normal"] == sum(e.op == x["op"] for e in genotype.cells["normal"].edges())
@@ -183,8 +184,6 @@ def test_edarts_study(tiny):
 
 
 def test_recipes_parse_at_paper_scale():
-    from genospec.study import PAPER
-    from genospec.study.recipes import DARTS_SPACE, S2_SPACE
     text = darts_recipe("r", DARTS_SPACE, "darts", PAPER, 2, order="second_order",
                         per_epoch=True, subset=PAPER.edarts_subset)
     stage = load_recipe(text, "r").stages[0].settings
@@ -202,16 +201,29 @@ def load_recipe(text: str, name: str):
     return loads(text).get(name)
 
 
-def test_cli_runs_a_study_and_reports_errors(tiny, monkeypatch, tmp_path):
+def test_cli_runs_a_study_and_reports_errors(monkeypatch, tmp_path):
     import genospec.study as study_pkg
-    from genospec.study import runner
-    monkeypatch.setattr(study_pkg, "QUICK", TINY)
-    monkeypatch.setattr(runner, "load_dataset", lambda name, root: tiny_dataset())
+    from genospec.study.runner import StudyResult
+    seen = {}
+
+    def fake(options, reporter):  # the command's glue, not the study (tested above)
+        seen["options"] = options
+        return StudyResult("edarts", {}, tmp_path / "e.json", tmp_path / "e.svg",
+                           ["DARTS: skip_connect normal 3, reduce 4", "time: 1 s wall, 2 s CPU"])
+
+    monkeypatch.setitem(study_pkg.STUDIES, "edarts", fake)
     r = CliRunner().invoke(main, ["study", "edarts", "--quick", "--data", "synthetic",
-                                  "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w"),
-                                  "--quiet"], catch_exceptions=False)
+                                  "--out", str(tmp_path / "o"), "--seed", "7"])
     assert r.exit_code == 0, r.stderr
-    out = tmp_path / "o" / "edarts_tiny_synthetic"
-    assert r.stdout == f"{out}.json\n{out}.svg\n"
+    assert r.stdout == ("DARTS: skip_connect normal 3, reduce 4\ntime: 1 s wall, 2 s CPU\n"
+                        f"{tmp_path / 'e.json'}\n{tmp_path / 'e.svg'}\n")
+    o = seen["options"]
+    assert (o.scale, o.data, o.out, o.work, o.seed, o.device) == \
+        (QUICK, "synthetic", tmp_path / "o", None, 7, "cpu")
+    quiet = CliRunner().invoke(main, ["study", "edarts", "--quiet"])
+    assert quiet.stdout == f"{tmp_path / 'e.json'}\n{tmp_path / 'e.svg'}\n"
+    assert seen["options"].scale == PAPER
     bad = CliRunner().invoke(main, ["study", "kendal"])
     assert bad.exit_code == 2 and "kendall" in bad.stderr
+    missing = CliRunner().invoke(main, ["study", "skips", "--quick", "--data", "cifar10"])
+    assert missing.exit_code == 3 and "needs a directory" in missing.stderr
