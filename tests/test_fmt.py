@@ -1,7 +1,8 @@
 """The formatter: canonical layout, comments kept, idempotent, meaning-preserving.
 
-Golden files: tests/golden/fmt/<path with / as __>.golden, one per sample (every .gs file under
-specs/ and tests/data/fmt/). Regenerate with GENOSPEC_REGEN=1.
+Files under specs/ must already be in the canonical layout (`genospec fmt --check specs` is
+clean). The samples in tests/data/fmt/ have golden files tests/golden/fmt/<path>.golden,
+regenerated with GENOSPEC_REGEN=1.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def test_sample_formats_stably_and_keeps_meaning(path: Path) -> None:
     assert format_text(out, str(path)) == out
     assert module_meaning(loads(out, str(path))) == module_meaning(loads(text, str(path)))
     assert _comments(out) == _comments(text)
+    if "specs" in path.relative_to(ROOT).parts[:1]:
+        assert out == text, f"{path.name} is not formatted: run `genospec fmt {path.relative_to(ROOT)}`"
+        return
     golden = GOLDEN / (str(path.relative_to(ROOT)).replace(os.sep, "__") + ".golden")
     if os.environ.get("GENOSPEC_REGEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
