@@ -17,7 +17,8 @@ Examples:
 
 @click.command(epilog=EXAMPLE)
 @click.argument("name", type=click.Choice(["kendall", "skips", "edarts"]))
-@click.option("--quick", is_flag=True, help="Tiny supernets and networks: minutes on two CPU cores.")
+@click.option("--quick", is_flag=True,
+              help="Tiny supernets and networks: minutes on two CPU cores.")
 @click.option("--data", default="fashion_mnist", show_default=True,
               help="Dataset: fashion_mnist, synthetic, cifar10, cifar100.")
 @click.option("--data-root", type=click.Path(file_okay=False), help="Directory of the dataset.")
@@ -26,7 +27,8 @@ Examples:
 @click.option("--work", type=click.Path(file_okay=False),
               help="Directory for the search and training runs (default: runs/study-NAME-TIME).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--seed", type=int, default=2, show_default=True, help="Seed of every search and training run.")
+@click.option("--seed", type=int, default=2, show_default=True,
+              help="Seed of every search and training run.")
 @click.option("--quiet", "progress", flag_value="quiet", help="Print only the result paths.")
 @click.option("--json", "progress", flag_value="json", help="Progress as JSON lines on stdout.")
 @reports_errors

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from genospec.cli.main import main
@@ -17,7 +18,7 @@ from genospec.lang.loader import load
 from genospec.study import (PAPER, QUICK, StudyOptions, edarts, kendall, kendall_tau_b, run_study,
                             skips)
 from genospec.study.recipes import DARTS_SPACE, S2_SPACE, darts_recipe, dots_topology_recipe
-from genospec.study.runner import arch_tensors, load_space
+from genospec.study.runner import arch_tensors, load_space, resized
 
 # ---- Kendall tau-b ------------------------------------------------------------------------------
 
@@ -47,7 +48,7 @@ def test_tau_b_undefined_and_misuse():
         kendall_tau_b([1, 2], [1, 2, 3])
 
 
-# ---- the studies, end to end ----------------------------------------------------------------------
+# ---- the studies, end to end ---------------------------------------------------------------
 # The studies' spaces cut down to two intermediate nodes (5 edges a cell, 3 pairs at the last node).
 TINY_DARTS = """
 space darts {
@@ -78,7 +79,8 @@ space robust_darts_s4 extends darts {
 
 TINY = replace(QUICK, name="tiny", epochs=2, warmup=1, cells=3, channels=4, batch=16,
                subset=(32, 32), edarts_subset=(16, 16), finetune=1, train_epochs=1,
-               train_cells=3, train_channels=4, train_batch=16, train_subset=32, test_subset=16)
+               train_cells=3, train_channels=4, train_batch=16, train_subset=32, test_subset=16,
+               image_size=None)
 
 
 def tiny_dataset() -> Dataset:
@@ -181,6 +183,17 @@ def test_edarts_study(tiny):
         steps = [m["arch_updates"] for m in map(json.loads, (Path(run["run"]) /
                                                              "metrics.jsonl").open())]
         assert steps == ([1, 1] if per == "epoch" else [subset[0] // 16] * 2)
+
+
+def test_quick_scale_shrinks_images_by_area_averaging():
+    ds = tiny_dataset()
+    small = resized(ds, 4)
+    assert small.size == 4 and small.train.images.shape == (64, 1, 4, 4)
+    assert small.test.images.shape == (16, 1, 4, 4)
+    block = ds.train.images[5, 0, 2:4, 4:6].float().mean()
+    assert small.train.images[5, 0, 1, 2] == torch.round(block).to(torch.uint8)
+    assert torch.equal(small.train.labels, ds.train.labels)
+    assert resized(ds, 8) is ds
 
 
 def test_recipes_parse_at_paper_scale():

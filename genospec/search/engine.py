@@ -455,14 +455,25 @@ class _Stage:
 
 @torch.no_grad()
 def _evaluate(model: nn.Module, split: Split, batch: int, device: str) -> tuple[float, float]:
-    """Loss and accuracy on ``split`` (no augmentation, BN in inference mode)."""
-    model.eval()
+    """Loss and accuracy on ``split`` (in order, no augmentation).
+
+    BN normalises with each batch's own statistics and leaves the running ones untouched: a
+    supernet's running statistics trail its fast-changing weights (and hardly exist after a
+    short run), which is also why DARTS-PT measures its supernets this way."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    tracked = [m.track_running_stats for m in norms]
+    for m in norms:
+        m.track_running_stats = False
+    model.train()
     loss = correct = 0.0
     n = 0
-    for x, y in iterate(split, batch, device=device):
-        logits = model(x)
-        loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
-        correct += logits.argmax(1).eq(y).sum().item()
-        n += len(y)
-    model.train()
+    try:
+        for x, y in iterate(split, batch, device=device):
+            logits = model(x)
+            loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            correct += logits.argmax(1).eq(y).sum().item()
+            n += len(y)
+    finally:
+        for m, t in zip(norms, tracked):
+            m.track_running_stats = t
     return loss / max(n, 1), correct / max(n, 1)

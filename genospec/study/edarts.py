@@ -46,9 +46,10 @@ def run_edarts(options: StudyOptions, reporter: Reporter | None = None) -> Study
                                 per_epoch=per_epoch,
                                 subset=scale.edarts_subset if use_subset else None)
             run = study.search(tag, text, name)
-            runs.append({"seed": seed, "normal": count_op(run.space.cells["normal"], "skip_connect"),
-                         "reduce": count_op(run.space.cells["reduce"], "skip_connect"),
-                         "edges": len(run.space.cells["normal"].edges()),
+            cells = run.space.cells
+            runs.append({"seed": seed, "normal": count_op(cells["normal"], "skip_connect"),
+                         "reduce": count_op(cells["reduce"], "skip_connect"),
+                         "edges": len(cells["normal"].edges()),
                          "genotype": emit_space(run.space), "run": str(run.run.path),
                          "time": study.clock.parts[f"search {tag}"]})
         variants.append({
@@ -69,7 +70,7 @@ def run_edarts(options: StudyOptions, reporter: Reporter | None = None) -> Study
 
 
 def _picture(variants: list[dict], study: Study) -> str:
-    groups = [(v["variant"].replace("DARTS + ", "+ "),
+    groups = [(v["variant"].replace("DARTS + ", "+ ").replace(" + ", "\n+ "),
                {"normal": v["normal"], "reduce": v["reduce"]}) for v in variants]
     title = (f"Skip connections found by DARTS variants, {study.scale.runs} run(s) each "
              f"({study.dataset.name}, {study.scale.name} scale)")

@@ -17,7 +17,6 @@ stand-alone accuracy of the networks it would choose?
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import combinations
 
 import torch
 
@@ -51,6 +50,30 @@ def _reduced_space(space: ir.Space, weights: dict[str, torch.Tensor]) -> ir.Spac
     return ir.Space("darts_ops", "space", dict(space.ops), cells, space.network)
 
 
+def _last_node_pairs(space: ir.Space, w: torch.Tensor, reduced: ir.Space,
+                     beta: torch.Tensor) -> list[dict]:
+    """For every pair of inputs of the normal cell's last node: its edges, DARTS' op on each,
+    DARTS' importance (the sum of the edges' largest non-zero op weight in ``w``, paper 000
+    §A.1) and DOTS' beta logit of the pair."""
+    cell = space.cells[CELL]
+    layout = cell_layout(cell)
+    last = layout.node_edges[-1]
+    strength = {e: max(float(w[e, layout.ops.index(o)])
+                       for o in space.selectable_ops(cell, layout.edges[e])) for e in last}
+    node_beta = beta[layout.beta_slices[-1]].tolist()
+    rows = []
+    for c, members in enumerate(layout.combinations[-1]):
+        if len(members) != 2:
+            raise ValueError("the last node's combinations are not pairs of edges")
+        edges = [last[m] for m in members]
+        rows.append({"edges": tuple(layout.edges[e] for e in edges),
+                     "inputs": [layout.edges[e].src for e in edges],
+                     "ops": [reduced.cells[CELL].edges()[e].op for e in edges],
+                     "darts_importance": sum(strength[e] for e in edges),
+                     "dots_beta": node_beta[c]})
+    return rows
+
+
 def _pair_genotype(space: ir.Space, genotype: ir.Space, pair: tuple[ir.Edge, ir.Edge],
                    ops: tuple[str, str]) -> ir.Space:
     """DARTS' genotype with the last node of the normal cell fed by ``pair``."""
@@ -64,12 +87,13 @@ def _pair_genotype(space: ir.Space, genotype: ir.Space, pair: tuple[ir.Edge, ir.
 
 
 def _train_pair(study: Study, genotype: ir.Space) -> float:
-    """Stand-alone test accuracy of ``genotype`` (fixed seed, the scale's budget)."""
+    """Stand-alone test accuracy of ``genotype`` (fixed seed, the scale's budget; crops padded
+    by an eighth of the image size, 4 pixels at 32 as DARTS pads)."""
     scale, ds = study.scale, study.dataset
     config = preset(scale.train_protocol, epochs=scale.train_epochs,
                     batch_size=scale.train_batch, train_subset=scale.train_subset,
                     test_subset=scale.test_subset, seed=study.options.seed,
-                    device=study.options.device)
+                    device=study.options.device, crop_padding=ds.size // 8)
     torch.manual_seed(study.options.seed)
     model = build_network(genotype, cells=scale.train_cells, channels=scale.train_channels,
                           classes=ds.num_classes, in_chans=ds.in_chans,
@@ -92,31 +116,12 @@ def run_kendall(options: StudyOptions, reporter: Reporter | None = None) -> Stud
                                                     seed, relax_ops=False), "study_dots")
     beta = arch_tensors(dots.run.path)[f"{CELL}.beta"]
 
-    layout = cell_layout(space.cells[CELL])
-    last_edges = layout.node_edges[-1]
-    w = weights[CELL]
-    selectable = {e: [layout.ops.index(o)
-                      for o in space.selectable_ops(space.cells[CELL], layout.edges[e])]
-                  for e in last_edges}
-    strength = {e: float(w[e, selectable[e]].max()) for e in last_edges}
-    best_op = {e: reduced.cells[CELL].edges()[e].op for e in last_edges}
-    node_beta = beta[layout.beta_slices[-1]].tolist()
-    pairs = list(combinations(range(len(last_edges)), 2))
-    if list(layout.combinations[-1]) != pairs:
-        raise ValueError("beta of the last node is not laid out as its pairs of edges")
-
     rows = []
-    for c, (i, k) in enumerate(pairs):
-        ea, eb = last_edges[i], last_edges[k]
-        genotype = _pair_genotype(space, darts.space, (layout.edges[ea], layout.edges[eb]),
-                                  (best_op[ea], best_op[eb]))
-        study.say(f"train {genotype.name} ({c + 1}/{len(pairs)})")
+    for c, pair in enumerate(_last_node_pairs(space, weights[CELL], reduced, beta)):
+        genotype = _pair_genotype(space, darts.space, pair.pop("edges"), tuple(pair["ops"]))
+        study.say(f"train {genotype.name} (pair {c + 1})")
         with study.clock.part(f"train {genotype.name}"):
-            accuracy = _train_pair(study, genotype)
-        rows.append({"inputs": [layout.edges[ea].src, layout.edges[eb].src],
-                     "ops": [best_op[ea], best_op[eb]],
-                     "darts_importance": strength[ea] + strength[eb],
-                     "dots_beta": node_beta[c], "accuracy": accuracy})
+            rows.append({**pair, "accuracy": _train_pair(study, genotype)})
 
     accuracy = [r["accuracy"] for r in rows]
     tau = {"darts_alpha": kendall_tau_b([r["darts_importance"] for r in rows], accuracy),
@@ -126,7 +131,7 @@ def run_kendall(options: StudyOptions, reporter: Reporter | None = None) -> Stud
                     "(DOTS Fig. 1)",
         "paper": {"dots_beta": {"cifar10": 0.73, "cifar100": 0.71},
                   "darts_alpha": "no clear rank correlation"},
-        "cell": CELL, "node": int(layout.edges[last_edges[0]].dst),
+        "cell": CELL, "node": space.cells[CELL].node_ids[-1],
         "tau_b": tau, "pairs": rows,
         "darts_genotype": emit_space(darts.space), "darts_run": str(darts.run.path),
         "dots_genotype": emit_space(dots.space), "dots_run": str(dots.run.path),

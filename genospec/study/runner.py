@@ -13,14 +13,18 @@ import json
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
 
 from .. import ir
 from ..checkpoint import atomic_write_text
 from ..checkpoint import load as load_checkpoint
-from ..data import Dataset, load_dataset
+from ..data import Dataset, TensorSplit, load_dataset
+from ..errors import DataError
 from ..lang.loader import loads
 from ..progress import Reporter
 from ..search.engine import SearchOptions, SearchResult, start_search
@@ -89,7 +93,10 @@ class Study:
         self.clock = Clock()
         self.work = options.work or Path("runs") / f"study-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         with self.clock.part("load data"):
-            self.dataset = options.dataset or load_dataset(options.data, options.data_root)
+            dataset = options.dataset or load_dataset(options.data, options.data_root)
+            if self.scale.image_size is not None:
+                dataset = resized(dataset, self.scale.image_size)
+            self.dataset = dataset
 
     def say(self, message: str) -> None:
         """A progress line (through the reporter: the library never prints)."""
@@ -114,7 +121,7 @@ class Study:
         stem = f"{self.name}_{self.scale.name}_{self.dataset.name}"
         full = _plain({"study": self.name, "scale": asdict(self.scale),
                        "data": self.dataset.name, "seed": self.options.seed,
-                       "device": self.options.device, "runs": str(self.work), **result,
+                       "device": self.options.device, "work": str(self.work), **result,
                        "time": self.clock.summary()})
         json_path, svg_path = out / f"{stem}.json", out / f"{stem}.svg"
         atomic_write_text(json_path, json.dumps(full, indent=2) + "\n")
@@ -122,6 +129,22 @@ class Study:
         t = full["time"]
         summary = [*summary, f"time: {t['wall_s']} s wall, {t['cpu_s']} s CPU"]
         return StudyResult(self.name, full, json_path, svg_path, summary)
+
+
+def resized(dataset: Dataset, size: int) -> Dataset:
+    """``dataset`` with its in-memory images shrunk (or grown) to ``size`` x ``size`` by area
+    averaging; unchanged when they have that size already."""
+    if dataset.size == size:
+        return dataset
+    splits = []
+    for split in (dataset.train, dataset.test):
+        if not isinstance(split, TensorSplit):
+            raise DataError(f"dataset {dataset.name} is streamed from files; the study's "
+                            f"{size} x {size} images need an in-memory dataset")
+        chunks = [F.interpolate(part.float(), size=(size, size), mode="area").round()
+                  .to(torch.uint8) for part in split.images.split(8192)]
+        splits.append(replace(split, images=torch.cat(chunks)))
+    return replace(dataset, size=size, train=splits[0], test=splits[1])
 
 
 def load_space(text: str, name: str) -> ir.Space:

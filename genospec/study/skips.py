@@ -65,7 +65,7 @@ def _picture(rows: list[dict], study: Study) -> str:
     groups = []
     for key, (_, _, op) in SPACES.items():
         for cell in ("normal", "reduce"):
-            groups.append((f"{key} {cell}: {op}",
+            groups.append((f"{key} {cell}\n{op}",
                            {r["method"]: r[cell] for r in rows if r["space"] == key}))
     title = (f"Parameter-free ops in the searched cells ({study.dataset.name}, "
              f"{study.scale.name} scale)")

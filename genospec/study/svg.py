@@ -51,7 +51,8 @@ def scatter_svg(panels: Sequence[Panel], title: str) -> str:
     out = _open(width, height, title)
     for k, panel in enumerate(panels):
         left, top = k * (PANEL_W + 2 * MARGIN) + MARGIN, TITLE_H + MARGIN
-        (x0, x1), (y0, y1) = _span([p[0] for p in panel.points]), _span([p[1] for p in panel.points])
+        x0, x1 = _span([p[0] for p in panel.points])
+        y0, y1 = _span([p[1] for p in panel.points])
 
         def px(x: float) -> float:
             return left + (x - x0) / (x1 - x0) * PANEL_W
@@ -83,14 +84,14 @@ def scatter_svg(panels: Sequence[Panel], title: str) -> str:
 
 def bars_svg(groups: Sequence[tuple[str, dict[str, float]]], title: str, y_label: str,
              y_max: float | None = None) -> str:
-    """Grouped bars: one group per (label, {series: value}), series coloured alike across
-    groups, each bar labelled with its value; the y axis runs from 0 to ``y_max`` (default:
-    the largest value)."""
+    """Grouped bars: one group per (label, {series: value}) (labels may hold line breaks),
+    series coloured alike across groups, each bar labelled with its value; the y axis runs
+    from 0 to ``y_max`` (default: the largest value)."""
     series = list(dict.fromkeys(s for _, values in groups for s in values))
-    bar, gap = 22, 26
-    group_w = len(series) * bar + gap
-    width = max(2 * MARGIN + len(groups) * group_w, 360)
-    height = TITLE_H + PANEL_H + 2 * MARGIN + 20 * ((len(series) + 3) // 4)
+    bar = 24
+    group_w = max(len(series) * bar + 36, 110)
+    width = int(max(2 * MARGIN + len(groups) * group_w, 7.5 * len(title) + 40))
+    height = TITLE_H + PANEL_H + 2 * MARGIN + 16 + 20 * ((len(series) + 3) // 4)
     top, bottom = TITLE_H + MARGIN // 2, TITLE_H + MARGIN // 2 + PANEL_H
     top_value = y_max or max([v for _, values in groups for v in values.values()] + [1.0])
     out = _open(width, height, title)
@@ -103,7 +104,7 @@ def bars_svg(groups: Sequence[tuple[str, dict[str, float]]], title: str, y_label
             f'<text transform="translate({MARGIN - 24},{(top + bottom) / 2:.1f}) rotate(-90)" '
             f'text-anchor="middle">{escape(y_label)}</text>']
     for g, (label, values) in enumerate(groups):
-        x = MARGIN + gap / 2 + g * group_w
+        x = MARGIN + g * group_w + (group_w - len(series) * bar) / 2
         for s, name in enumerate(series):
             if name not in values:
                 continue
@@ -113,10 +114,11 @@ def bars_svg(groups: Sequence[tuple[str, dict[str, float]]], title: str, y_label
                     f'height="{_num(h)}" fill="{PALETTE[s % len(PALETTE)]}"/>',
                     f'<text x="{_num(bx + (bar - 3) / 2)}" y="{_num(bottom - h - 3)}" '
                     f'text-anchor="middle" font-size="9">{_tick(values[name])}</text>']
-        out.append(f'<text x="{_num(x + len(series) * bar / 2)}" y="{bottom + 16}" '
-                   f'text-anchor="middle" font-size="10">{escape(label)}</text>')
+        for k, line in enumerate(label.split("\n")):
+            out.append(f'<text x="{_num(x + len(series) * bar / 2)}" y="{bottom + 16 + 13 * k}" '
+                       f'text-anchor="middle" font-size="10">{escape(line)}</text>')
     for s, name in enumerate(series):
-        lx, ly = MARGIN + (s % 4) * 130, bottom + 40 + 20 * (s // 4)
+        lx, ly = MARGIN + (s % 4) * 130, bottom + 56 + 20 * (s // 4)
         out += [f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" '
                 f'fill="{PALETTE[s % len(PALETTE)]}"/>',
                 f'<text x="{lx + 14}" y="{ly}">{escape(name)}</text>']

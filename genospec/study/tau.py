@@ -28,7 +28,8 @@ def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
     x (or every y) is equal, so one side has no order. O(n^2), meant for a few dozen points.
     """
     if len(x) != len(y):
-        raise ValueError(f"kendall_tau_b needs two sequences of one length, not {len(x)} and {len(y)}")
+        raise ValueError(f"kendall_tau_b needs two sequences of one length, not {len(x)} and "
+                         f"{len(y)}")
     n = len(x)
     concordant = discordant = 0
     for i in range(n):
