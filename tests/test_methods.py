@@ -160,12 +160,12 @@ def test_recipe_runs_end_to_end(name, tmp_path):
 
     records = result.run.metrics()
     if name == "dots":  # metrics: T_alpha = T_beta / 1000 in each topology epoch, annealing
-        top = [r_ for r_ in records if r_["stage"] == "topology"]
-        assert [r_["t_edge"] for r_ in top] == pytest.approx([10, 10, 7.2])
-        assert [r_["t_op"] for r_ in top] == pytest.approx([0.01, 0.01, 0.0072])
-        assert [r_["arch_updates"] for r_ in top] == [0, 2, 2]  # warm-up, then every step
+        top = [rec for rec in records if rec["stage"] == "topology"]
+        assert [rec["t_edge"] for rec in top] == pytest.approx([10, 10, 7.2])
+        assert [rec["t_op"] for rec in top] == pytest.approx([0.01, 0.01, 0.0072])
+        assert [rec["arch_updates"] for rec in top] == [0, 2, 2]  # warm-up, then every step
     if name == "edarts_search":
-        assert [r_["arch_updates"] for r_ in records] == [1, 1]  # sparse update: 1 of 2 steps
+        assert [rec["arch_updates"] for rec in records] == [1, 1]  # sparse update: 1 of 2 steps
         # the last epoch's single update moved alpha by the op bias, exactly once
         before = checkpoint.load(checkpoint.previous_path(result.run.checkpoint_path))
         after = checkpoint.load(result.run.checkpoint_path)

@@ -138,6 +138,33 @@ def test_tiny_darts_search_end_to_end(tmp_path):
     assert plot.count("<polyline") == 5 * 4  # one line per (edge, op)
 
 
+def test_second_order_with_annealed_op_and_edge_relaxations(tmp_path):
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, """
+  batch 16
+  stage topology {
+    epochs 2
+    update bilevel second_order
+    relax ops temperature 2 -> 0.5 per step
+    relax edges combination temperature 10 decay 0.5
+    select best combination
+  }
+"""))
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(n_train=64))
+    records = result.run.metrics()
+    # ops: 2 -> 0.5 over the 2 x 2 steps, theta = 0.25^(1/3); the record holds the last step's
+    theta = 0.25 ** (1 / 3)
+    assert [r["t_op"] for r in records] == pytest.approx([2 * theta, 0.5])
+    assert [r["t_edge"] for r in records] == pytest.approx([10.0, 5.0])  # per epoch
+    assert [r["arch_updates"] for r in records] == [2, 2]
+    last = records[-1]
+    # combination weights: a node's gammas sum to 1 (paper 002 eq. 7, normalised)
+    gamma = last["gamma"]["normal"]
+    assert gamma["0->2"] + gamma["1->2"] == pytest.approx(1.0, abs=1e-5)
+    assert len(last["beta"]["normal"]) == 1 + 3  # node 2: C(2,2); node 3: C(3,2)
+    for cell in result.space.cells.values():
+        assert [len(cell.in_edges(j)) for j in cell.node_ids] == [2, 2]
+
+
 TWO_STAGES = """
   batch 16
   stage a {

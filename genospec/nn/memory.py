@@ -173,8 +173,8 @@ def check_fits(estimate: MemoryEstimate, available: int | None, *, processes: in
     needed = estimate.to_allocate * processes
     if needed <= available:
         return
-    each = f" for each of {processes} processes" if processes > 1 else ""
+    each = f" in each of {processes} processes" if processes > 1 else ""
     raise InsufficientMemoryError(
-        f"this run would need about {gib(needed)} more memory than it has: estimated peak "
-        f"{estimate.describe()}{each}, {gib(available)} available",
+        f"not enough memory: training needs about {gib(needed)} more, {gib(available)} is "
+        f"available (estimated peak {estimate.describe()}{each})",
         hint=f"lower {knobs}, or pass --force to start anyway")

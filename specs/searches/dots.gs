@@ -191,7 +191,8 @@ search dots_flexible of darts_group_v2_pick_any {
 
 # DOTS as the CVPR version runs it (paper 003 §1, paper 002 §5.1): 30 + 40 epochs, the first
 # half of each stage weights only, a 20-cell topology supernet; the edge temperature decays from
-# 10 by 0.72 to 0.02. The CVPR text gives no op-stage temperature; paper 000's is kept.
+# 10 by 0.72 to 0.02. The CVPR text gives no op-stage temperature (the released code keeps
+# T = 1 there); paper 000's annealing is kept.
 search dots_cvpr of darts_group_v2 {
   data fashion_mnist
   split 0.5
