@@ -25,8 +25,10 @@ nccl for CUDA ones; each process takes the GPU of its local rank, see `rank_devi
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -118,6 +120,8 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     (standalone rendezvous) and wait for them; returns 0, or the exit code of the first process
     that failed (128 + N for one killed by signal N). ``argv`` is the command line after
     ``genospec``; the processes see the launch in their environment and do not launch again.
+    The processes report their own errors, so the launcher's log lines are silenced, and the
+    signal handlers it installs are undone when it returns.
     """
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -129,11 +133,21 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     args = torchrun.get_args_parser().parse_args(
         ["--standalone", f"--nproc-per-node={nproc}", "--module", "genospec.cli.main"])
     args.training_script_args = list(argv)  # kept away from torchrun's own option parsing
+    log = logging.getLogger("torch.distributed.elastic")
+    level = log.level
+    handlers = {s: signal.getsignal(s)
+                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    log.setLevel(logging.CRITICAL)
     try:
         torchrun.run(args)
     except ChildFailedError as e:
         code = e.get_first_failure()[1].exitcode
         return code if code > 0 else 128 - code
+    finally:
+        log.setLevel(level)
+        for s, handler in handlers.items():
+            if handler is not None:
+                signal.signal(s, handler)
     return 0
 
 

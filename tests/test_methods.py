@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from genospec import checkpoint, ir
-from genospec.lang.loader import load
+from genospec.lang.loader import load, loads
 from genospec.nn import build_network
 from genospec.nn.supernet import Supernet
 from genospec.relax import EDARTS_OP_BIAS, cell_layout
@@ -43,12 +43,13 @@ def settings(name: str, stage: str, quick: bool = False) -> config.Settings:
     return config.stage_settings(r, next(s for s in r.stages if s.name == stage), quick)
 
 
-def tiny(r: ir.Recipe, epochs: int, **stage: object) -> ir.Recipe:
-    """``r`` at test scale: 3-cell, 4-channel supernets, ``epochs`` epochs per stage (the first
-    of them weights only where the stage has warm-up and ``epochs`` > 1), batch 16; every method
-    setting of the recipe kept, ``stage`` settings added to every stage."""
+def tiny(r: ir.Recipe, epochs: dict[str, int], **stage: object) -> ir.Recipe:
+    """``r`` at test scale: 3-cell, 4-channel supernets, ``epochs[stage]`` epochs (default 1; the
+    first of them weights only where the stage has warm-up and more than one epoch), batch 16;
+    every method setting of the recipe kept, ``stage`` settings added to every stage."""
     def shrink(st: ir.Stage) -> ir.Stage:
-        small = {"epochs": epochs, "warmup": min(int(st.settings.get("warmup", 0)), 1, epochs - 1),
+        n = epochs.get(st.name, 1)
+        small = {"epochs": n, "warmup": min(int(st.settings.get("warmup", 0)), 1, n - 1),
                  "supernet": {"cells": 3, "channels": 4}, **stage}
         return replace(st, settings={**st.settings, **small})
     return replace(r, settings={**r.settings, "batch": 16}, stages=[shrink(s) for s in r.stages])
@@ -57,8 +58,9 @@ def tiny(r: ir.Recipe, epochs: int, **stage: object) -> ir.Recipe:
 # ---- the papers' settings ----------------------------------------------------------------------
 def test_dots_settings_follow_paper_000_appendix_a2():
     ops, top = settings("dots", "operations"), settings("dots", "topology")
-    assert (ops["epochs"], ops["warmup"], ops["supernet"]) == (25, 15, {"cells": 8, "channels": 16})
-    assert (top["epochs"], top["warmup"], top["supernet"]) == (35, 15, {"cells": 17, "channels": 16})
+    assert (ops["epochs"], ops["warmup"], ops["supernet"]["cells"]) == (25, 15, 8)
+    assert (top["epochs"], top["warmup"], top["supernet"]["cells"]) == (35, 15, 17)
+    assert ops["supernet"]["channels"] == top["supernet"]["channels"] == 16
     for s in (ops, top):
         assert s["arch"] == {"optimizer": "adam", "lr": 1e-4, "betas": [0.9, 0.999], "decay": 1e-3}
         assert (s["weights"]["lr"], s["weights"]["lr_min"], s["batch"]) == (0.025, 0.001, 64)
@@ -129,9 +131,10 @@ def _group_winners_ok(reduced: ir.Space, searched: ir.Space) -> None:
 @pytest.mark.parametrize("name", list(RECIPE_FILES))
 def test_recipe_runs_end_to_end(name, tmp_path):
     r = recipe(name)
-    # one epoch per stage, except: DOTS, a warm-up epoch and two annealing epochs; eDARTS, two
-    # epochs with the architecture learning rate at 0, so that alpha moves by the op bias alone
-    epochs = {"dots": 3, "edarts_search": 2}.get(name, 1)
+    # one epoch per stage, except: DOTS' topology stage, a warm-up epoch and two annealing epochs;
+    # eDARTS, two epochs with the architecture learning rate at 0, so that alpha moves by the op
+    # bias alone
+    epochs = {"dots": {"topology": 3}, "edarts_search": {"operations": 2}}.get(name, {})
     extra = {"arch": {"lr": 0.0}} if name == "edarts_search" else {}
     result = start_search(tiny(r, epochs, **extra), out=tmp_path / "run",
                           dataset=tiny_dataset(n_train=64))
@@ -233,8 +236,25 @@ def test_pick_any_keeps_the_edge_subsets_beta_favours():
     assert out.shape == (2, 3)
 
 
+# The eDARTS ops on one node of two edges: a supernet small enough for a few quick steps.
+BIAS_SPACE = """
+space biased {
+  ops {
+    none = zero
+    skip_connect = identity
+    sep_conv_3x3 = sep_conv(3)
+    sep_conv_5x5 = sep_conv(5)
+    dil_conv_3x3 = dil_conv(3, dilation=2)
+    dil_conv_5x5 = dil_conv(5, dilation=2)
+  }
+  cell normal { inputs 2  nodes 1  edges all  topology pick 2  output concat }
+  cell reduce extends normal { stride 2 }
+}
+"""
+
+
 def test_op_bias_moves_alpha_by_exactly_the_bias_per_architecture_update():
-    space = recipe("edarts_search").space
+    space = loads(BIAS_SPACE).get("biased")
     net = Supernet(space, cells=3, channels=2, classes=4, in_chans=1, op_bias=EDARTS_OP_BIAS)
     w_opt, a_opt = weight_optimizer(net), arch_optimizer(net, lr=0.0)  # the bias alone moves alpha
     ops = net.mixing()["normal"].op_names

@@ -196,6 +196,12 @@ def test_quick_scale_shrinks_images_by_area_averaging():
     assert resized(ds, 8) is ds
 
 
+@pytest.mark.parametrize("scale", [QUICK, PAPER])
+def test_edarts_subset_keeps_the_sparse_update_sparse(scale):
+    # with one batch an epoch, "every step" and "once per epoch" would be the same search
+    assert scale.edarts_subset[0] >= 2 * scale.batch
+
+
 def test_recipes_parse_at_paper_scale():
     text = darts_recipe("r", DARTS_SPACE, "darts", PAPER, 2, order="second_order",
                         per_epoch=True, subset=PAPER.edarts_subset)

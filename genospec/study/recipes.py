@@ -112,11 +112,12 @@ PAPER = Scale("paper", epochs=50, warmup=15, cells=8, channels=16, batch=64, sub
 
 # Minutes on two CPU cores: 5-cell, 8-channel supernets and networks, 16 x 16 images (a supernet
 # step costs about 2.5 times less than at 32 x 32), 192 + 192 search images (eDARTS' subset:
-# one batch), 2,000 training and 2,000 test images for the stand-alone networks. The larger
+# 64 + 64, two batches, so that updating alpha every step and once per epoch still differ),
+# 2,000 training and 2,000 test images for the stand-alone networks. The larger
 # architecture learning rate (as the recipes' quick blocks) lets alpha move in so few steps.
 QUICK = Scale("quick", epochs=4, warmup=1, cells=5, channels=8, batch=32, subset=(192, 192),
               arch_lr=3e-3, dots_arch_lr=3e-3, order="first_order", finetune=1,
-              edarts_subset=(32, 32), runs=1, train_epochs=2, train_cells=5,
+              edarts_subset=(64, 64), runs=1, train_epochs=2, train_cells=5,
               train_channels=8, train_batch=32, train_subset=2000, test_subset=2000,
               train_protocol="quick", train_auxiliary=False, dots_decay=None, image_size=16)
 

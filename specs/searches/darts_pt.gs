@@ -16,9 +16,9 @@
 # operation selection only, since every edge is kept). The paper searches CIFAR-10 (`--data cifar10 --data-root DIR`); these
 # recipes default to Fashion-MNIST so they run out of the box.
 #
-# `--quick`: a 5-cell, 8-channel supernet trained 2 epochs on 128 + 128 images (a measurement is
-# then two forward passes; the DARTS space takes 240 measurements), one epoch of fine-tuning
-# between decisions; minutes on two CPU cores, for trying the tool, not for results.
+# `--quick`: a 5-cell, 8-channel supernet trained 2 epochs on 128 training and 64 validation
+# images (a measurement is then one forward pass; the DARTS space takes 240 of them), one epoch
+# of fine-tuning between decisions; for trying the tool on a CPU, not for results.
 
 import "../spaces/darts_pt.gs"
 import "../spaces/robust_darts.gs"
@@ -31,7 +31,7 @@ search darts_pt_darts of darts_pt {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -57,7 +57,7 @@ search blank_pt_darts of darts_pt {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -82,7 +82,7 @@ search darts_pt_s1 of robust_darts_s1 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -108,7 +108,7 @@ search blank_pt_s1 of robust_darts_s1 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -133,7 +133,7 @@ search darts_pt_s2 of robust_darts_s2 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -159,7 +159,7 @@ search blank_pt_s2 of robust_darts_s2 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -184,7 +184,7 @@ search darts_pt_s3 of robust_darts_s3 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -210,7 +210,7 @@ search blank_pt_s3 of robust_darts_s3 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -235,7 +235,7 @@ search darts_pt_s4 of robust_darts_s4 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -261,7 +261,7 @@ search blank_pt_s4 of robust_darts_s4 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 50
@@ -286,7 +286,7 @@ search darts_pt_201 of nas_bench_201 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 100
@@ -312,7 +312,7 @@ search blank_pt_201 of nas_bench_201 {
   batch 64
   seed 2
   quick {
-    subset 128, 128
+    subset 128, 64
   }
   stage search {
     epochs 100
