@@ -124,12 +124,14 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     signal handlers it installs are undone when it returns.
     """
     from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     if nproc < 1:
         raise ValueError(f"nproc must be at least 1, got {nproc}")
+    threads = os.environ.get("OMP_NUM_THREADS")
     # torchrun would set 1 thread per process with a warning; share the cores out instead
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    os.environ["OMP_NUM_THREADS"] = threads or str(max(1, (os.cpu_count() or 1) // nproc))
     args = torchrun.get_args_parser().parse_args(
         ["--standalone", f"--nproc-per-node={nproc}", "--module", "genospec.cli.main"])
     args.training_script_args = list(argv)  # kept away from torchrun's own option parsing
@@ -143,7 +145,11 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     except ChildFailedError as e:
         code = e.get_first_failure()[1].exitcode
         return code if code > 0 else 128 - code
+    except SignalException as e:  # Ctrl-C: passed on to the processes, which save and stop
+        return 128 + int(e.sigval)
     finally:
+        if threads is None:
+            del os.environ["OMP_NUM_THREADS"]
         log.setLevel(level)
         for s, handler in handlers.items():
             if handler is not None:
