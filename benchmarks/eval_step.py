@@ -37,6 +37,7 @@ def _genospec_model(cfg: dict):
     space = load(GENOTYPE_FILE).get(GENOTYPE)
     model = build_network(space, layout="cifar", cells=cfg["cells"], channels=cfg["channels"],
                           classes=cfg["classes"], auxiliary=False, drop_path=0.0)
+    model.channels_last()  # as `genospec train` runs on a CPU
     return model, model
 
 

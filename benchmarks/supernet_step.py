@@ -123,6 +123,7 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
                      edge_relax="combination" if dots else None)
     if dots:
         model.set_temperature(op=0.01, edge=10.0)
+    model.net.channels_last()  # as `genospec search` runs on a CPU
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     w_opt = update.weight_optimizer(model, W_LR, MOMENTUM, W_DECAY)

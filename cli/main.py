@@ -23,7 +23,8 @@ from genospec import __version__
 EXAMPLES = {
     "compile": "genospec compile specs/spaces/darts.gs darts\n"
                "genospec compile specs/genotypes/darts.gs DARTS_V2 --channels 36 --cells 20 --auxiliary",
-    "render": "genospec render specs/genotypes/darts.gs DARTS_V2 -o darts_v2.svg --cell normal",
+    "render": "genospec render specs/genotypes/darts.gs DARTS_V2 -o darts_v2.svg --cell normal\n"
+              "genospec render specs/spaces/darts.gs darts --weights runs/quick-darts -o weights.svg",
     "fmt": "genospec fmt specs/spaces/*.gs --check",
     "convert": "genospec convert \"Genotype(normal=[('sep_conv_3x3', 0), ...], ...)\" --to gs\n"
                "genospec convert '|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|' --to gs\n"
@@ -129,9 +130,12 @@ def compile_cmd(file: str, name: str | None, layout: str | None, cells: int | No
               help="Picture file: .svg, .png, .pdf (or .gv for DOT source). Default: NAME_CELL.svg")
 @click.option("--cell", "cell_names", multiple=True, help="Cell to draw (repeatable; default: every cell).")
 @click.option("--weights", "run_dir", type=click.Path(file_okay=False, exists=True),
-              help="Draw the searched architecture weights of a search run directory.")
+              help="Draw the architecture weights a search run reached on FILE's cells "
+                   "(FILE: the space that stage searched).")
+@click.option("--stage", help="With --weights: the stage whose last epoch is drawn (default: the last).")
 @reports_errors
-def render(file: str, name: str | None, output: str | None, cell_names: tuple[str, ...], run_dir: str | None) -> None:
+def render(file: str, name: str | None, output: str | None, cell_names: tuple[str, ...],
+           run_dir: str | None, stage: str | None) -> None:
     """Draw the cells of a genotype (or a space) with graphviz.
 
     Genotype cells are drawn the DARTS way: c_{k-2}, c_{k-1}, numbered nodes, c_{k}, the op on
@@ -142,7 +146,9 @@ def render(file: str, name: str | None, output: str | None, cell_names: tuple[st
     from genospec.render.draw import draw_to_files
     obj = _load(file, name)
     space = getattr(obj, "space", obj)
-    for path in draw_to_files(space, output, list(cell_names) or None, run_dir):
+    if stage is not None and run_dir is None:
+        raise click.UsageError("--stage chooses a stage of the run given with --weights")
+    for path in draw_to_files(space, output, list(cell_names) or None, run_dir, stage):
         click.echo(str(path))
 
 

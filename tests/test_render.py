@@ -164,3 +164,40 @@ def test_missing_dot_says_how_to_install(tmp_path: Path, monkeypatch: pytest.Mon
     assert "`dot` program was not found" in info.value.message
     assert "apt-get install graphviz" in info.value.hint
     assert not (tmp_path / "x.svg").exists()
+
+
+def test_render_weights_of_a_run_directory(tmp_path: Path) -> None:
+    """`genospec render SPACE --weights RUN` draws the last epoch of the run's last stage."""
+    import json
+
+    from click.testing import CliRunner
+
+    from genospec.cli.main import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    def record(stage: str, epoch: int, w: float) -> dict:
+        return {"stage": stage, "epoch": epoch, "weights": {
+            "normal": {"0->2": {"skip_connect": w, "dil_conv_3x3": 1 - w}},
+            "reduce": {"1->2": {"max_pool_3x3": 1.0}}}}
+    lines = [record("ops", 1, 0.5), record("ops", 2, 0.125), record("topo", 1, 0.9)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    space_file = Path(__file__).parents[1] / "specs" / "spaces" / "darts.gs"
+    out = tmp_path / "w.svg"
+    r = CliRunner().invoke(main, ["render", str(space_file), "darts", "--weights", str(run),
+                                  "--stage", "ops", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    normal = Drawn(tmp_path / "w_normal.svg")
+    by_edge = {(s, d): t for s, d, t, _ in normal.edges}
+    assert by_edge[("0", "2")] == ["dil_conv_3x3 0.875", "skip_connect 0.125"]
+    assert (tmp_path / "w_reduce.svg").exists()
+    # the last stage by default; a stage the run lacks is named with the ones it has
+    r = CliRunner().invoke(main, ["render", str(space_file), "darts", "--weights", str(run),
+                                  "--cell", "normal", "-o", str(out)])
+    assert r.exit_code == 0
+    assert {(s, d): t for s, d, t, _ in Drawn(out).edges}[("0", "2")][0] == "skip_connect 0.900"
+    r = CliRunner().invoke(main, ["render", str(space_file), "darts", "--weights", str(run),
+                                  "--stage", "top"])
+    assert r.exit_code == 1
+    assert "has no stage 'top' with weights; it has ops, topo" in r.output
+    assert "did you mean 'topo'" in r.output

@@ -42,10 +42,14 @@ def _collect_comment(tok: Token) -> Token:
 
 @lru_cache(maxsize=1)
 def grammar_parser() -> Lark:
-    """The LALR parser, built once per process from the grammar shipped in the package."""
+    """The LALR parser, built once per process from the grammar shipped in the package.
+
+    ``cache=True``: lark keeps the analysed tables in the temp directory keyed by the grammar's
+    hash (a stale or unwritable cache is rebuilt or skipped), which takes about 0.1 s off every
+    fresh process (`genospec compile`)."""
     text = resources.files("genospec.grammar").joinpath("genospec.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False,
-                lexer_callbacks={"COMMENT": _collect_comment})
+                lexer_callbacks={"COMMENT": _collect_comment}, cache=True)
 
 
 def parse(text: str, path: str = "<input>") -> ast.File:

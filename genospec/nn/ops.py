@@ -161,8 +161,10 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        # Padding right/bottom keeps both halves the same size for odd inputs as well.
-        shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        shifted = x[:, :, 1:, 1:]  # a view: the backward saves no second copy of x
+        if x.shape[-2] % 2 or x.shape[-1] % 2:
+            # Padding right/bottom keeps both halves the same size for odd inputs as well.
+            shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
         return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
 
 

@@ -10,15 +10,22 @@ from .files import write
 
 
 def draw_to_files(space: Space, output: str | None, cells: list[str] | None = None,
-                  run_dir: str | None = None) -> list[Path]:
-    """Write one picture per cell; with several cells, ``output``'s stem gets ``_CELL``."""
+                  run_dir: str | None = None, stage: str | None = None) -> list[Path]:
+    """Write one picture per cell; with several cells, ``output``'s stem gets ``_CELL``.
+
+    With ``run_dir``, the cells are drawn with the architecture weights that search run reached
+    (its ``stage``, default the last), each cell type that stage searched."""
     names = cells or list(space.cells)
+    if run_dir is not None and not cells:
+        from .run_weights import last_weights
+        searched = last_weights(run_dir, stage)["weights"]
+        names = [n for n in names if n in searched] or names
     out = Path(output) if output else Path(f"{space.name}.svg")
     paths = []
     for name in names:
         if run_dir is not None:
-            from ..search.weights_picture import render_run_weights
-            graph = render_run_weights(run_dir, name)
+            from .run_weights import render_run_weights
+            graph = render_run_weights(run_dir, space, name, stage)
         elif space.cells.get(name) is not None and space.cells[name].is_fixed:
             graph = render_genotype(space, name)
         else:

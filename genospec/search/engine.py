@@ -319,6 +319,8 @@ class _Stage:
                          edge_relax=edges["method"] if edges else None,
                          normalise=edges["normalise"] if edges else True,
                          op_bias=s["bias"] or None, pc=net.get("pc", 1)).to(self.device)
+        if torch.device(self.device).type == "cpu":
+            model.net.channels_last()  # same function, faster CPU kernels (Network.channels_last)
         w, a = s["weights"], s["arch"]
         w_opt = weight_optimizer(model, w["lr"], w["momentum"], w["decay"])
         a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
