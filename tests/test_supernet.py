@@ -340,3 +340,26 @@ def test_group_softmax_sums_to_one_per_group():
     w = net.mixing()["normal"].weights
     assert torch.allclose(w[:, :4].sum(dim=1), torch.ones(5))
     assert torch.allclose(w[:, 4:].sum(dim=1), torch.ones(5))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_checkpointed_cells_and_channels_last_compute_the_same_gradients(channels_last):
+    """`supernet checkpoint cells` and the CPU channels-last layout change how, not what: the
+    loss and every gradient match the plain supernet's."""
+    torch.manual_seed(0)
+    plain = Supernet(darts_space(), **TINY)
+    other = Supernet(darts_space(), **TINY, checkpoint=True)
+    other.load_state_dict(plain.state_dict())
+    if channels_last:
+        other.net.channels_last()
+    x, y = torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 3])
+    losses = []
+    for net in (plain, other):
+        net.train()
+        loss = nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    for (name, a), b in zip(plain.named_parameters(), other.parameters()):
+        assert a.grad is not None and b.grad is not None, name
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5, msg=name)

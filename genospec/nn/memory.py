@@ -126,7 +126,18 @@ def estimate_training_memory(model: nn.Module, input_shape: tuple[int, int, int]
     device = params[0].device if params else torch.device("cpu")
     dtype = params[0].dtype if params else torch.float32
     sample = torch.zeros(PROBE_BATCH, *input_shape, device=device, dtype=dtype)
-    per_image = saved_activation_bytes(model, sample) / PROBE_BATCH
+    net = getattr(model, "net", model)
+    checkpointed = bool(getattr(net, "checkpoint_cells", False))
+    try:
+        net.checkpoint_cells = False if checkpointed else getattr(net, "checkpoint_cells", False)
+        per_image = saved_activation_bytes(model, sample) / PROBE_BATCH
+    finally:
+        if checkpointed:
+            net.checkpoint_cells = True
+    if checkpointed:
+        # checkpointed cells keep their inputs only and recompute one cell at a time in
+        # backward: about two cells' worth of the full count (a rough bound, not calibrated)
+        per_image *= min(1.0, 2.0 / max(1, len(getattr(net, "cells", [])) or 1))
     activations = int(per_image * batch)
     return MemoryEstimate(_nbytes(params), states, activations, int(WORKSPACE * activations))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal, Mapping, Sequence
 
 import torch
+from torch.utils.checkpoint import checkpoint
 from torch import nn
 
 from ..errors import did_you_mean, SpecError
@@ -93,6 +94,10 @@ class Network(nn.Module):
         self.drop_path = drop_path
         self._max_inputs = max(c.inputs for c in cells)
         self._channels_last = False
+        # recompute each cell's activations in backward instead of keeping them (supernet
+        # option `supernet checkpoint cells`): memory for time; a cell's BN running statistics
+        # are updated again by the recomputation
+        self.checkpoint_cells = False
 
     def channels_last(self, on: bool = True) -> "Network":
         """Keep weights and activations in NHWC order (``torch.channels_last``); inputs are
@@ -122,7 +127,12 @@ class Network(nn.Module):
             weights = None
             if edge_weights is not None and isinstance(cell, CompiledCell):
                 weights = edge_weights.get(cell.cell_type)
-            states = states[1:] + [cell(states[len(states) - cell.inputs:], weights)]
+            inputs = states[len(states) - cell.inputs:]
+            if self.checkpoint_cells and self.training and torch.is_grad_enabled():
+                out = checkpoint(cell, inputs, weights, use_reentrant=False)
+            else:
+                out = cell(inputs, weights)
+            states = states[1:] + [out]
             if i == self.auxiliary_after and self.auxiliary_head is not None and self.training:
                 aux = self.auxiliary_head(states[-1])
         logits = self.classifier(torch.flatten(self.head(states[-1]), 1))

@@ -83,14 +83,16 @@ class Supernet(nn.Module):
     ``op_relax`` names an op relaxation (``softmax``, ``group_softmax``, ``fixed``),
     ``edge_relax`` an edge relaxation (``combination`` with option ``normalise``, ``sigmoid``)
     or None; ``op_bias`` maps op names to the eDARTS bias added to alpha by `apply_op_bias`;
-    ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`).
+    ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`);
+    ``checkpoint`` recomputes each cell's activations in backward (activation checkpointing).
     """
 
     def __init__(self, space: Space, *, cells: int | None = None, channels: int | None = None,
                  classes: int | None = None, in_chans: int | None = None,
                  layout: str | None = None, op_relax: str = "softmax",
                  edge_relax: str | None = None, normalise: bool = True,
-                 op_bias: Mapping[str, float] | None = None, pc: int = 1):
+                 op_bias: Mapping[str, float] | None = None, pc: int = 1,
+                 checkpoint: bool = False):
         super().__init__()
         self.op_relax = make_op_relaxation(op_relax)
         options = {"normalise": normalise} if edge_relax == "combination" else {}
@@ -106,6 +108,7 @@ class Supernet(nn.Module):
         self.net: Network = build_network(space, layout=layout, cells=cells, channels=channels,
                                           classes=classes, in_chans=in_chans, mode="search",
                                           edge_builder=partial_channel_edges(space.ops, pc))
+        self.net.checkpoint_cells = checkpoint
         clash = [name for name in space.cells if hasattr(nn.ModuleDict, name)]
         if clash:
             raise SpecError(f"cell type name {clash[0]!r} is reserved inside the supernet",

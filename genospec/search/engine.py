@@ -318,7 +318,8 @@ class _Stage:
                          op_relax=config.op_relaxation(s)[0],
                          edge_relax=edges["method"] if edges else None,
                          normalise=edges["normalise"] if edges else True,
-                         op_bias=s["bias"] or None, pc=net.get("pc", 1)).to(self.device)
+                         op_bias=s["bias"] or None, pc=net.get("pc", 1),
+                         checkpoint=net.get("checkpoint", False)).to(self.device)
         if torch.device(self.device).type == "cpu":
             model.net.channels_last()  # same function, faster CPU kernels (Network.channels_last)
         w, a = s["weights"], s["arch"]
@@ -423,7 +424,8 @@ class _Stage:
         shared = torch.device(self.device).type == "cpu"
         check_fits(estimate, available_memory(self.device),
                    processes=distributed.local_world_size() if shared else 1,
-                   knobs=f"stage '{self.name}': batch, supernet channels or cells, supernet pc")
+                   knobs=f"stage '{self.name}': batch, supernet channels or cells, supernet pc 4 "
+                         "or supernet checkpoint cells")
 
     def _finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
                       running: _Running, seconds: float) -> None:
