@@ -52,6 +52,17 @@ def single_op_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
     return build
 
 
+def take_leading_relu(module: nn.Module) -> bool:
+    """Replace the ReLU that a Sequential chain applies first by an Identity; True if found."""
+    while isinstance(module, nn.Sequential) and len(module) > 0:
+        first = module[0]
+        if isinstance(first, nn.ReLU):
+            module[0] = nn.Identity()
+            return True
+        module = first
+    return False
+
+
 class DropPath(nn.Module):
     """Zero whole samples with probability ``rate`` in training, rescaling the rest (DARTS)."""
 
@@ -88,6 +99,11 @@ class CompiledCell(nn.Module):
         self._plan = [[(k, e.src) for k, e in enumerate(ir_edges) if e.dst == j]
                       for j in cell.node_ids]
         self._drops = [not getattr(m, "is_identity", False) for m in edges]
+        # edges whose op starts with a ReLU read one shared ReLU of their source node (computed
+        # and kept once, however many edges leave the node); supernet edges share theirs inside
+        # `MixedEdge`
+        self._after_relu = [isinstance(m, SingleOpEdge) and take_leading_relu(m.op)
+                            for m in edges]
         out = cell.output
         self._out_kind = out.kind
         self._out_nodes = list(out.nodes)
@@ -98,11 +114,17 @@ class CompiledCell(nn.Module):
         if len(states) != self.inputs:
             raise ValueError(f"cell {self.cell_type!r} takes {self.inputs} inputs, got {len(states)}")
         nodes = [pre(s) for pre, s in zip(self.preprocess, states)]
+        relu: dict[int, torch.Tensor] = {}
         for incoming in self._plan:
             total = None
             for k, src in incoming:
                 edge = self.edges[k]
-                h = edge(nodes[src]) if edge_weights is None else edge(nodes[src], edge_weights[k])
+                x = nodes[src]
+                if self._after_relu[k]:
+                    if src not in relu:
+                        relu[src] = torch.relu(x)
+                    x = relu[src]
+                h = edge(x) if edge_weights is None else edge(x, edge_weights[k])
                 if self._drops[k]:
                     h = self.drop_path(h)
                 total = h if total is None else total + h

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from ..errors import SpecError
 from ..ir import Edge, OpDef
-from .cell import EdgeBuilder
+from .cell import EdgeBuilder, take_leading_relu
 from .ops import build_op
 
 
@@ -31,17 +31,6 @@ class EdgeMix(NamedTuple):
     active: tuple[int, ...]  # candidates whose weight is non-zero
     scale: Tensor | None = None  # the edge weight gamma (already in ``weights``); None without
     # an edge relaxation. Only edges with an output beside their ops use it (partial channels).
-
-
-def _take_leading_relu(module: nn.Module) -> bool:
-    """Replace the ReLU that a Sequential chain applies first by an Identity; True if found."""
-    while isinstance(module, nn.Sequential) and len(module) > 0:
-        first = module[0]
-        if isinstance(first, nn.ReLU):
-            module[0] = nn.Identity()
-            return True
-        module = first
-    return False
 
 
 class MixedEdge(nn.Module):
@@ -58,7 +47,7 @@ class MixedEdge(nn.Module):
         self.stride = stride
         self.ops = nn.ModuleList(build_op(ops[o], chs, stride, affine) for o in edge.ops)
         self._is_zero = tuple(ops[o].is_zero for o in edge.ops)
-        self._after_relu = tuple(_take_leading_relu(m) for m in self.ops)
+        self._after_relu = tuple(take_leading_relu(m) for m in self.ops)
 
     def forward(self, x: Tensor, mix: EdgeMix) -> Tensor:
         out: Tensor | None = None
