@@ -272,3 +272,22 @@ def test_op_bias_moves_alpha_by_exactly_the_bias_per_architecture_update():
         moved = arch.alpha.detach() - start[n]
         assert torch.allclose(moved, (2 * offsets).expand_as(moved), rtol=0, atol=1e-7)
         assert not moved[:, offsets == 0].any()
+
+
+QUICK_RESULTS = Path(__file__).resolve().parents[1] / "studies" / "quick_searches"
+
+
+@pytest.mark.parametrize("run", sorted(p.name for p in QUICK_RESULTS.iterdir() if p.is_dir()))
+def test_recorded_quick_search_genotypes_compile(run):
+    """The genotypes the quick searches wrote (studies/quick_searches, see its summary.json) are
+    whole genotypes of their spaces and compile into evaluation networks with the parameter
+    count their `genospec train --quick` run reported."""
+    import json
+
+    genotype = load(QUICK_RESULTS / run / "genotype.gs").get()
+    assert genotype.is_genotype
+    report = json.loads((QUICK_RESULTS / "summary.json").read_text())["runs"][run]["train_quick"]
+    net = build_network(genotype, cells=5, channels=8, classes=10, in_chans=1, auxiliary=False)
+    assert sum(p.numel() for p in net.parameters()) == report["params"]
+    net.eval()
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

@@ -1,0 +1,18 @@
+import "space.gs"
+
+genotype sigmoid_baseline_topology of darts_group_v2_pick_any {
+  cell normal {
+    2 <- dil_conv_3x3(0), sep_conv_5x5(1)
+    3 <- dil_conv_3x3(0), max_pool_3x3(1)
+    4 <- dil_conv_5x5(1), dil_conv_5x5(3)
+    5 <- sep_conv_5x5(0), dil_conv_5x5(1), dil_conv_3x3(3)
+    output concat 2, 3, 4, 5
+  }
+  cell reduce {
+    2 <- skip_connect(0)
+    3 <- skip_connect(2)
+    4 <- avg_pool_3x3(0)
+    5 <- avg_pool_3x3(0), skip_connect(1), sep_conv_5x5(2), sep_conv_5x5(4)
+    output concat 2, 3, 4, 5
+  }
+}
