@@ -54,6 +54,18 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def relaunch_in_processes(nproc: int, command: str) -> None:
+    """``--nproc N``: run this command line again in N processes (DistributedDataParallel) and
+    exit with their exit code. Returns at once for one process or inside a launched one."""
+    from genospec import distributed
+    if nproc <= 1 or distributed.launched():
+        return
+    argv = distributed.command_line(command)
+    if argv is None:
+        raise click.UsageError(f"--nproc runs the command line again: call `genospec {command}`")
+    sys.exit(distributed.launch(nproc, argv))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genospec")
 def main() -> None:

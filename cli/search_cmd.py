@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
-from genospec.cli.main import reports_errors
+from genospec.cli.main import relaunch_in_processes, reports_errors
 
 EXAMPLE = """\b
 Examples:
@@ -66,11 +65,7 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
         if not isinstance(recipe, ir.Recipe):
             raise SpecError(f"'{recipe.name}' in {recipe_file} is a {recipe.kind}, not a search recipe",
                             hint="name a `search` declaration")
-    if nproc > 1 and not distributed.launched():
-        argv = distributed.command_line("search")
-        if argv is None:
-            raise click.UsageError("--nproc runs the command line again: call `genospec search`")
-        sys.exit(distributed.launch(nproc, argv))
+    relaunch_in_processes(nproc, "search")
     with distributed.session():
         main = distributed.is_main()
         reporter = make_reporter((progress or "bar") if main else "quiet")

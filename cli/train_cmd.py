@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from genospec.cli.main import reports_errors
+from genospec.cli.main import relaunch_in_processes, reports_errors
 
 EXAMPLE = """\b
 Examples:
@@ -81,11 +80,7 @@ def train(genotype_file: str | None, name: str | None, protocol: str, quick: boo
         base = QUICK_NETWORK if quick else NetworkOptions()
         network = NetworkOptions(layout or base.layout, cells or base.cells, channels or base.channels,
                                  base.auxiliary if auxiliary is None else auxiliary)
-    if nproc > 1 and not distributed.launched():
-        argv = distributed.command_line("train")
-        if argv is None:
-            raise click.UsageError("--nproc runs the command line again: call `genospec train`")
-        sys.exit(distributed.launch(nproc, argv))
+    relaunch_in_processes(nproc, "train")
     with distributed.session():
         main = distributed.is_main()
         reporter = make_reporter((progress or "bar") if main else "quiet")
