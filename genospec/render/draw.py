@@ -16,16 +16,17 @@ def draw_to_files(space: Space, output: str | None, cells: list[str] | None = No
     With ``run_dir``, the cells are drawn with the architecture weights that search run reached
     (its ``stage``, default the last), each cell type that stage searched."""
     names = cells or list(space.cells)
-    if run_dir is not None and not cells:
-        from .run_weights import last_weights
-        searched = last_weights(run_dir, stage)["weights"]
-        names = [n for n in names if n in searched] or names
+    record = None
+    if run_dir is not None:
+        from .run_weights import last_weights, weights_graph
+        record = last_weights(run_dir, stage)
+        if not cells:
+            names = [n for n in names if n in record["weights"]] or names
     out = Path(output) if output else Path(f"{space.name}.svg")
     paths = []
     for name in names:
-        if run_dir is not None:
-            from .run_weights import render_run_weights
-            graph = render_run_weights(run_dir, space, name, stage)
+        if record is not None:
+            graph = weights_graph(space, name, record)
         elif space.cells.get(name) is not None and space.cells[name].is_fixed:
             graph = render_genotype(space, name)
         else:

@@ -39,15 +39,14 @@ def _pair(label: str) -> tuple[int, int]:
     return int(src), int(dst)
 
 
-def render_run_weights(run_dir: str | Path, space: Space, cell: str,
-                       stage: str | None = None) -> graphviz.Digraph:
-    """Cell ``cell`` of ``space`` labelled with the run's last op weights (edge widths: gamma
-    where the stage relaxed edges, otherwise each edge's largest op weight)."""
-    record = last_weights(run_dir, stage)
+def weights_graph(space: Space, cell: str, record: dict[str, Any]) -> graphviz.Digraph:
+    """Cell ``cell`` of ``space`` labelled with the op weights of one epoch ``record`` of
+    ``metrics.jsonl`` (edge widths: gamma where the stage relaxed edges, otherwise each edge's
+    largest op weight)."""
     weights = record["weights"]
     if cell not in weights:
-        raise SpecError(f"stage {record.get('stage')!r} of {run_dir} has no weights for cell "
-                        f"{cell!r}", hint=did_you_mean(cell, list(weights)))
+        raise SpecError(f"stage {record.get('stage')!r} has no weights for cell {cell!r}",
+                        hint=did_you_mean(cell, list(weights)))
     # labels "a->b#2" are a second parallel edge between the same nodes; the picture keys
     # edges by node pair, so it shows the first
     by_pair = {_pair(lbl): w for lbl, w in weights[cell].items() if "#" not in lbl}

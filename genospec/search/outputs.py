@@ -127,17 +127,13 @@ def render_stage(run: RunDir, stage: str, searched: ir.Space, last: dict[str, An
     """Pictures of the searched weights of every cell type (``cells/<stage>_<cell>.svg``) and,
     for a genotype, of its cells (``cells/genotype_<cell>.svg``). Without graphviz the search
     goes on and the reporter gets a warning."""
-    from ..render import render_genotype, render_weights, write
+    from ..render import render_genotype, write
+    from ..render.run_weights import weights_graph
 
     paths = []
     try:
-        for cell, edges in last["weights"].items():
-            by_pair = {_pair(label): w for label, w in edges.items() if "#" not in label}
-            strength = None
-            if "gamma" in last:
-                strength = {_pair(label): g for label, g in last["gamma"][cell].items()
-                            if "#" not in label}
-            graph = render_weights(searched, cell, by_pair, strength)
+        for cell in last["weights"]:
+            graph = weights_graph(searched, cell, last)
             paths.append(write(graph, run.cells_dir / f"{stage}_{cell}.svg"))
         if result.is_genotype:
             for cell in result.cells:
@@ -147,7 +143,3 @@ def render_stage(run: RunDir, stage: str, searched: ir.Space, last: dict[str, An
         reporter.event("warning", {"message": e.message})
     return paths
 
-
-def _pair(label: str) -> tuple[int, int]:
-    src, dst = label.split("->")
-    return int(src), int(dst)
