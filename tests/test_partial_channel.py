@@ -106,7 +106,7 @@ def test_search_stage_with_partial_channels(tmp_path):
     assert (tmp_path / "run" / "genotype.gs").is_file()
 
 
-def test_search_stage_with_checkpointed_cells(tmp_path):
+def test_search_stage_with_checkpointed_cells(tmp_path, monkeypatch):
     """`supernet checkpoint cells` reaches the stage's supernet and the run still searches."""
     from genospec.nn import network
 
@@ -117,15 +117,12 @@ def test_search_stage_with_checkpointed_cells(tmp_path):
         seen.append(self.checkpoint_cells)
         return original(self, x, edge_weights)
 
+    monkeypatch.setattr(network.Network, "forward", spy)
     recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, """
   batch 16
   seed 1
   stage search { epochs 1  supernet channels 8 checkpoint cells  select magnitude }
 """))
-    network.Network.forward = spy
-    try:
-        result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(n_train=64))
-    finally:
-        network.Network.forward = original
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(n_train=64))
     # every training forward checkpoints (the memory estimate probes once without)
     assert result.space.is_genotype and seen.count(True) > 1 and seen.count(False) <= 1

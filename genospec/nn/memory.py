@@ -128,8 +128,9 @@ def estimate_training_memory(model: nn.Module, input_shape: tuple[int, int, int]
     sample = torch.zeros(PROBE_BATCH, *input_shape, device=device, dtype=dtype)
     net = getattr(model, "net", model)
     checkpointed = bool(getattr(net, "checkpoint_cells", False))
+    if checkpointed:  # probe what the cells would keep without recomputation
+        net.checkpoint_cells = False
     try:
-        net.checkpoint_cells = False if checkpointed else getattr(net, "checkpoint_cells", False)
         per_image = saved_activation_bytes(model, sample) / PROBE_BATCH
     finally:
         if checkpointed:
