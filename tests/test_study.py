@@ -17,7 +17,8 @@ from genospec.data import Dataset, make_synthetic
 from genospec.lang.loader import load
 from genospec.study import (PAPER, QUICK, StudyOptions, edarts, kendall, kendall_tau_b, run_study,
                             skips)
-from genospec.study.recipes import DARTS_SPACE, S2_SPACE, darts_recipe, dots_topology_recipe
+from genospec.study.recipes import (DARTS_SPACE, S2_SPACE, S4_SPACE, darts_recipe,
+                                    dots_topology_recipe)
 from genospec.study.runner import arch_tensors, load_space, resized
 
 # ---- Kendall tau-b ------------------------------------------------------------------------------
@@ -63,19 +64,9 @@ space darts {
   network { cells 3  channels 4 }
 }
 """
-TINY_S2 = TINY_DARTS + """
-space robust_darts_s2 extends darts {
-  cell normal { edges all: skip_connect | sep_conv_3x3 }
-  cell reduce { edges all: skip_connect | sep_conv_3x3 }
-}
-"""
-TINY_S4 = TINY_DARTS + """
-space robust_darts_s4 extends darts {
-  ops { noise = noise }
-  cell normal { edges all: noise | sep_conv_3x3 }
-  cell reduce { edges all: noise | sep_conv_3x3 }
-}
-"""
+# the studies' S2 and S4 on top of the tiny DARTS space
+TINY_S2 = TINY_DARTS + S2_SPACE[len(DARTS_SPACE):]
+TINY_S4 = TINY_DARTS + S4_SPACE[len(DARTS_SPACE):]
 
 TINY = replace(QUICK, name="tiny", epochs=2, warmup=1, cells=3, channels=4, batch=16,
                subset=(32, 32), edarts_subset=(16, 16), finetune=1, train_epochs=1,
