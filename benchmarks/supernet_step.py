@@ -155,14 +155,19 @@ def _profile(step, path: str) -> None:
     """One profiled step; the operator tables sorted by self CPU time and by memory."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True,
+                 record_shapes=True) as prof:
         step()
     table = prof.key_averages()
+    by_shape = prof.key_averages(group_by_input_shape=True)
     Path(path).write_text(
         "== by self CPU time ==\n"
         + table.table(sort_by="self_cpu_time_total", row_limit=30)
         + "\n== by self CPU memory ==\n"
-        + table.table(sort_by="self_cpu_memory_usage", row_limit=30))
+        + table.table(sort_by="self_cpu_memory_usage", row_limit=30)
+        + "\n== by self CPU time and input shapes ==\n"
+        + by_shape.table(sort_by="self_cpu_time_total", row_limit=60, max_name_column_width=40,
+                         max_shapes_column_width=120))
 
 
 def measure(cfg: dict) -> dict:

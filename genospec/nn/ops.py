@@ -17,6 +17,7 @@ from torch import nn
 from ..errors import SpecError, did_you_mean
 from ..ir import OpDef
 from .. import oplib
+from .depthwise import DepthwiseConv2d
 from ..oplib import KindSignature
 
 OpBuilder = Callable[[OpDef, int, int, bool], nn.Module]
@@ -132,8 +133,8 @@ class DilConv(nn.Sequential):
                  affine: bool = True):
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(in_chs, in_chs, kernel, stride=stride, padding=dilation * (kernel - 1) // 2,
-                      dilation=dilation, groups=in_chs, bias=False),
+            DepthwiseConv2d(in_chs, kernel, stride=stride, padding=dilation * (kernel - 1) // 2,
+                            dilation=dilation),
             nn.Conv2d(in_chs, out_chs, 1, bias=False),
             nn.BatchNorm2d(out_chs, affine=affine),
         )

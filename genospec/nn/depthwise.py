@@ -1,0 +1,205 @@
+"""Depthwise convolution with a faster backward on the CPU.
+
+The separable and dilated convolutions of DARTS spaces are depthwise (one filter per channel).
+On the CPU, oneDNN runs their forward fast but their backward slowly where the kernel is dilated,
+strided and dilated, or 5x5: on two cores at the DARTS search setting (batch 64) the input
+gradient of a dilated 3x3 at 32x32 takes 4.1 ms against 0.47 ms for the forward, and a stride-2
+dilated 5x5 takes 60 ms. Both gradients are themselves correlations, so this module computes
+them with the fast kernels instead (same mathematics, float rounding aside):
+
+- input gradient, stride 1: the forward correlation of the output gradient with the spatially
+  flipped filter (a transposed convolution at stride 1 is a convolution);
+- input gradient, stride s > 1, no dilation: oneDNN's transposed convolution;
+- input gradient, stride > 1 and dilation > 1, and weight gradient where oneDNN is slow: the
+  sub-grid (phase) decomposition. Output position ``s*h + d*i`` of tap ``i`` visits the padded
+  input on a grid of step ``L = lcm(s, d)``; splitting output rows by ``h mod L/s`` and taps by
+  ``i mod L/d`` turns the layer into a sum of stride-1, undilated depthwise correlations on
+  sub-sampled tensors, each of which the fast kernels handle (taps split in blocks of at most 3
+  for the weight gradient, whose oneDNN kernel is fast only up to 3x3).
+
+Which gradient takes which path is a fixed rule (``_weight_grad_plan``), measured on this
+project's benchmark machine (benchmarks/README.md); a fixed rule keeps runs reproducible bit for
+bit, which an autotuner choosing by timing would not. Off the CPU, without gradients, under
+autocast or under torch.compile/export tracing, the layer is a plain ``nn.Conv2d``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+
+class _Term(NamedTuple):
+    """One stride-1 undilated correlation of a 1-D phase decomposition."""
+
+    out_start: int  # first output position used
+    out_step: int  # output positions used: out_start, out_start + out_step, ...
+    count: int  # how many output positions
+    in_start: int  # first padded-input position of the term's first tap
+    in_step: int  # the sub-grid step of the padded input (lcm of stride and dilation)
+    taps: tuple[int, ...]  # kernel taps of the term, in order; consecutive on the sub-grid
+
+
+def phase_terms(n_out: int, kernel: int, stride: int, dilation: int,
+                block: int | None = None) -> list[_Term]:
+    """Decompose a 1-D strided, dilated correlation into stride-1 undilated ones.
+
+    Output ``h`` and tap ``i`` read padded input ``stride*h + dilation*i``. With
+    ``L = lcm(stride, dilation)``, ``h = (L/stride)*u + r`` and ``i = (L/dilation)*t + q`` give
+    input ``L*(u + t) + stride*r + dilation*q``: for each pair (r, q), a stride-1 correlation of
+    the sub-sampled input with taps ``q, q + L/dilation, ...`` (split in runs of ``block`` taps).
+    """
+    step = stride * dilation // math.gcd(stride, dilation)
+    out_every, tap_every = step // stride, step // dilation
+    block = block or kernel
+    terms = []
+    for r in range(out_every):
+        count = len(range(r, n_out, out_every))
+        if count == 0:
+            continue
+        for q in range(tap_every):
+            taps = tuple(range(q, kernel, tap_every))
+            for b in range(0, len(taps), block):
+                run = taps[b:b + block]
+                terms.append(_Term(r, out_every, count, stride * r + dilation * run[0], step, run))
+    return terms
+
+
+def _taps(run: tuple[int, ...]) -> slice:
+    return slice(run[0], run[-1] + 1, run[1] - run[0] if len(run) > 1 else 1)
+
+
+def _weight_grad_plan(kernel: int, stride: int, dilation: int, out_size: int) -> int | None:
+    """Tap block size for the phase-decomposed weight gradient, or None for oneDNN's own.
+
+    Measured (two cores, batch 64, channels-last; benchmarks/README.md): oneDNN's weight
+    gradient is slow for stride 2 with dilation 2 (15-25 ms against 2-6 ms decomposed), for 5x5
+    at 16x16 and up (7.0 against 5.1 ms at 32x32) and for dilated 5x5 at 8x8 and below (19
+    against 7 ms); elsewhere it wins.
+    """
+    if stride > 1 and dilation > 1:
+        return 3
+    if stride == 1 and kernel > 3 and dilation == 1 and out_size >= 16:
+        return 3
+    if stride == 1 and kernel > 3 and dilation > 1 and out_size <= 8:
+        return 3
+    return None
+
+
+def _input_grad(grad: Tensor, weight: Tensor, in_shape: torch.Size, stride: int, padding: int,
+                dilation: int) -> Tensor:
+    chs, kernel = weight.shape[0], weight.shape[-1]
+    if stride == 1:
+        # A stride-1 transposed correlation is the correlation with the flipped filter.
+        return F.conv2d(grad, weight.flip(2, 3), padding=dilation * (kernel - 1) - padding,
+                        dilation=dilation, groups=chs)
+    height, width = in_shape[-2:]
+    if dilation == 1:
+        extra = [size + 2 * padding - (kernel - 1) - 1 - (n - 1) * stride
+                 for size, n in zip((height, width), grad.shape[-2:])]
+        return F.conv_transpose2d(grad, weight, stride=stride, padding=padding,
+                                  output_padding=extra, groups=chs)
+    padded = grad.new_zeros(grad.shape[0], chs, height + 2 * padding, width + 2 * padding)
+    padded = padded.contiguous(memory_format=_format(grad))
+    for row in phase_terms(grad.shape[-2], kernel, stride, dilation):
+        for col in phase_terms(grad.shape[-1], kernel, stride, dilation):
+            g = grad[:, :, row.out_start::row.out_step, col.out_start::col.out_step]
+            w = weight[:, :, _taps(row.taps), _taps(col.taps)]
+            kh, kw = len(row.taps), len(col.taps)
+            part = F.conv2d(g, w.flip(2, 3), padding=(kh - 1, kw - 1), groups=chs)
+            padded[:, :, row.in_start::row.in_step, col.in_start::col.in_step][
+                :, :, :row.count + kh - 1, :col.count + kw - 1] += part
+    return padded[:, :, padding:padding + height, padding:padding + width]
+
+
+def _weight_grad(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: int,
+                 dilation: int) -> Tensor:
+    chs, kernel = weight.shape[0], weight.shape[-1]
+    block = _weight_grad_plan(kernel, stride, dilation, min(grad.shape[-2:]))
+    if block is None:
+        return torch.ops.aten.convolution_backward(
+            grad, x, weight, None, [stride] * 2, [padding] * 2, [dilation] * 2, False, [0, 0],
+            chs, [False, True, False])[1]
+    fmt = _format(x)
+    padded = F.pad(x, (padding,) * 4)
+    out = torch.zeros_like(weight)
+    for row in phase_terms(grad.shape[-2], kernel, stride, dilation, block):
+        for col in phase_terms(grad.shape[-1], kernel, stride, dilation, block):
+            kh, kw = len(row.taps), len(col.taps)
+            g = grad[:, :, row.out_start::row.out_step, col.out_start::col.out_step]
+            xs = padded[:, :, row.in_start::row.in_step, col.in_start::col.in_step][
+                :, :, :row.count + kh - 1, :col.count + kw - 1]
+            g, xs = g.contiguous(memory_format=fmt), xs.contiguous(memory_format=fmt)
+            shape = weight.new_empty(chs, 1, kh, kw)
+            part = torch.ops.aten.convolution_backward(
+                g, xs, shape, None, [1, 1], [0, 0], [1, 1], False, [0, 0], chs,
+                [False, True, False])[1]
+            out[:, :, _taps(row.taps), _taps(col.taps)] += part
+    return out
+
+
+def _format(t: Tensor) -> torch.memory_format:
+    return torch.channels_last if t.dim() == 4 and t.is_contiguous(
+        memory_format=torch.channels_last) and not t.is_contiguous() else torch.contiguous_format
+
+
+class _DepthwiseFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (stride, padding, dilation)
+        return F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
+                        groups=weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation = ctx.conf
+        grad_x = grad_w = None
+        if torch.is_grad_enabled():
+            # Double backward (create_graph=True): oneDNN's backward, which autograd can differentiate.
+            mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False]
+            grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, [stride] * 2, [padding] * 2, [dilation] * 2, False, [0, 0],
+                weight.shape[0], mask)
+            return grad_x, grad_w, None, None, None
+        if ctx.needs_input_grad[0]:
+            grad_x = _input_grad(grad, weight, x.shape, stride, padding, dilation)
+        if ctx.needs_input_grad[1]:
+            grad_w = _weight_grad(grad, x, weight, stride, padding, dilation)
+        return grad_x, grad_w, None, None, None
+
+
+def depthwise_conv(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int) -> Tensor:
+    """``F.conv2d(x, weight, groups=channels)`` with the fast CPU backward described above."""
+    return _DepthwiseFn.apply(x, weight, stride, padding, dilation)
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A bias-free depthwise ``nn.Conv2d`` (same parameters, same state dict) whose CPU backward
+    takes the fast paths of this module."""
+
+    def __init__(self, chs: int, kernel: int, stride: int = 1, padding: int = 0,
+                 dilation: int = 1):
+        super().__init__(chs, chs, kernel, stride=stride, padding=padding, dilation=dilation,
+                         groups=chs, bias=False)
+
+    def _fast(self, x: Tensor) -> bool:
+        k = self.kernel_size[0]
+        return (x.device.type == "cpu" and x.dim() == 4 and torch.is_grad_enabled()
+                and (x.requires_grad or self.weight.requires_grad)
+                and self.padding[0] == self.padding[1] and self.stride[0] == self.stride[1]
+                and self.dilation[0] == self.dilation[1] and self.kernel_size[1] == k
+                and self.padding[0] <= self.dilation[0] * (k - 1)
+                and x.dtype == self.weight.dtype and self.padding_mode == "zeros"
+                and not torch.is_autocast_enabled("cpu")
+                and not torch.compiler.is_compiling())
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self._fast(x):
+            return super().forward(x)
+        return depthwise_conv(x, self.weight, self.stride[0], self.padding[0], self.dilation[0])
