@@ -16,6 +16,7 @@ from torch import nn
 
 from ..errors import SpecError
 from ..ir import Cell, Edge, OpDef
+from .concat import concat_channels
 from .ops import FactorizedReduce, ReLUConvBN, build_op
 
 EdgeBuilder = Callable[[Edge, int, int, bool], nn.Module]
@@ -131,7 +132,7 @@ class CompiledCell(nn.Module):
             nodes.append(total)
         picked = [nodes[j] for j in self._out_nodes]
         if self._out_kind == "concat":
-            return torch.cat(picked, dim=1)
+            return concat_channels(picked)
         if self._out_kind == "sum":
             return sum(picked[1:], picked[0])
         return picked[0]

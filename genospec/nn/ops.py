@@ -17,6 +17,7 @@ from torch import nn
 from ..errors import SpecError, did_you_mean
 from ..ir import OpDef
 from .. import oplib
+from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
 from ..oplib import KindSignature
 
@@ -166,7 +167,7 @@ class FactorizedReduce(nn.Module):
         if x.shape[-2] % 2 or x.shape[-1] % 2:
             # Padding right/bottom keeps both halves the same size for odd inputs as well.
             shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
+        return self.bn(concat_channels([self.conv_a(x), self.conv_b(shifted)]))
 
 
 class Zero(nn.Module):

@@ -1,5 +1,6 @@
-"""The depthwise convolution's own backward agrees with PyTorch's convolution, exactly in double
-precision, for every stride/dilation/padding/kernel combination the decomposition handles."""
+"""The CPU backward paths of genospec.nn: the depthwise convolution's own backward agrees with
+PyTorch's convolution (to double-precision rounding) for every stride/dilation/padding/kernel
+combination, and channel concatenation hands back dense gradients."""
 
 from __future__ import annotations
 
@@ -101,3 +102,23 @@ def test_ops_keep_their_parameters_and_state_dict_names():
     assert sum(p.numel() for p in sep.parameters()) == 2 * (16 * 25 + 16 * 16 + 2 * 16)
     assert list(dil.state_dict()) == ["1.weight", "2.weight", "3.running_mean", "3.running_var",
                                       "3.num_batches_tracked"]
+
+
+def test_concat_channels_gives_dense_gradients_in_each_inputs_layout():
+    from genospec.nn.concat import concat_channels
+
+    torch.manual_seed(3)
+    parts = [torch.randn(2, c, 4, 4).contiguous(memory_format=torch.channels_last).requires_grad_()
+             for c in (3, 5)] + [torch.randn(2, 2, 4, 4, requires_grad=True)]
+    out = concat_channels(parts)
+    torch.testing.assert_close(out, torch.cat(parts, dim=1), rtol=0, atol=0)
+    grad = torch.randn_like(out).contiguous(memory_format=torch.channels_last)
+    grads = torch.autograd.grad(out, parts, grad)
+    for g, p, ref in zip(grads, parts, torch.split(grad, [3, 5, 2], dim=1)):
+        torch.testing.assert_close(g, ref, rtol=0, atol=0)
+        if p.is_contiguous():
+            assert g.is_contiguous()
+        else:
+            assert g.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert concat_channels(parts).grad_fn is None
