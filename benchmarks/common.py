@@ -202,9 +202,10 @@ def saved_by_node(loss) -> dict[str, float]:
         if node is None or node in visited:
             continue
         visited.add(node)
-        for attr in dir(node):
-            if not attr.startswith("_saved_"):
-                continue
+        fields = [a for a in dir(node) if a.startswith("_saved_")]
+        if hasattr(node, "saved_tensors"):  # a custom autograd.Function's node
+            fields.append("saved_tensors")
+        for attr in fields:
             try:
                 value = getattr(node, attr)
             except RuntimeError:  # freed or not materialised
@@ -212,7 +213,7 @@ def saved_by_node(loss) -> dict[str, float]:
             for t in value if isinstance(value, (tuple, list)) else (value,):
                 if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in seen:
                     seen.add(t.untyped_storage().data_ptr())
-                    key = f"{node.name()}.{attr[len('_saved_'):]}"
+                    key = f"{node.name()}.{attr.removeprefix('_saved_')}"
                     sizes[key] = sizes.get(key, 0) + t.untyped_storage().nbytes()
         todo.extend(next_node for next_node, _ in node.next_functions)
     return {k: v / 2 ** 20 for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])}

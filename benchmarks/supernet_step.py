@@ -205,7 +205,9 @@ def _saved_activations(cfg: dict, built: Built) -> dict:
 
     if cfg["checkpoint"]:
         return {"saved_activations_mib": None, "saved_activations_arch_mib": None}
-    freeze = common.frozen if cfg["freeze"] else common.unfrozen
+    # genospec's update.step freezes the other phase's parameters itself; the reference's
+    # code does not (--freeze makes its side do it too)
+    freeze = common.frozen if cfg["freeze"] or cfg["impl"] == "genospec" else common.unfrozen
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
         with freeze(built.archs):
             weight_phase = common.saved_activations_mib(built.loss)

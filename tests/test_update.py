@@ -277,3 +277,26 @@ def test_steps_through_a_single_process_ddp_wrapper(tmp_path):
         assert not close(snapshot(net.arch_parameters()), alpha, rtol=0, atol=1e-9)
     finally:
         dist.destroy_process_group()
+
+
+def test_architecture_graph_is_dropped_before_the_weight_step():
+    """Kept alive through the weight step, the architecture step's graph held 2.3 GiB of resident
+    memory at the DARTS setting (benchmarks/README.md): the weight step's forward must find the
+    architecture step's output gone."""
+    import weakref
+
+    net = supernet()
+    w_opt, a_opt = weight_optimizer(net, 0.1, 0.9, 3e-4), arch_optimizer(net, 3e-3)
+    outputs: list[weakref.ref] = []
+    alive_at_call: list[int] = []
+    forward = net.forward
+
+    def tracked(*args, **kwargs):
+        alive_at_call.append(sum(r() is not None for r in outputs))
+        out = forward(*args, **kwargs)
+        outputs.append(weakref.ref(out))
+        return out
+
+    net.forward = tracked
+    step(net, data(1), data(2), mode="bilevel", w_opt=w_opt, a_opt=a_opt)
+    assert alive_at_call == [0, 0]
