@@ -122,3 +122,61 @@ def test_concat_channels_gives_dense_gradients_in_each_inputs_layout():
             assert g.is_contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         assert concat_channels(parts).grad_fn is None
+
+
+def _plain(module, x):
+    """The module's chain through plain autograd (no recomputation)."""
+    relu, dw, pw, bn = module
+    return bn(pw(torch.nn.functional.conv2d(relu(x), dw.weight, stride=dw.stride,
+                                            padding=dw.padding, dilation=dw.dilation,
+                                            groups=dw.groups)))
+
+
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2)])
+def test_recomputed_chain_matches_plain_autograd(affine, kernel, stride, dilation):
+    """With ``recompute`` (`supernet checkpoint ops`) DilConv keeps only its input for backward
+    and recomputes its convolutions: same output, gradients and running statistics."""
+    import copy
+
+    torch.manual_seed(4)
+    fused = DilConv(6, 6, kernel, stride, dilation, affine=affine).double()
+    plain = copy.deepcopy(fused)
+    fused.recompute = True
+    x = torch.randn(3, 6, 9, 9, dtype=torch.float64, requires_grad=True)
+    out = fused(x)
+    assert out.grad_fn.name() == "_RecomputedChainBackward"
+    ref = _plain(plain, x)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, [x, *fused.parameters()], grad)
+    want = torch.autograd.grad(ref, [x, *plain.parameters()], grad)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
+    for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12, msg=name)
+
+
+def test_recomputed_chain_saves_only_its_input():
+    torch.manual_seed(5)
+    block = DilConv(8, 8, 3, 1, 2, affine=False)
+    block.recompute = True
+    x = torch.randn(2, 8, 16, 16, requires_grad=True)
+    big: list[tuple[int, ...]] = []
+
+    def pack(t):
+        if t.numel() >= x.numel():
+            big.append(tuple(t.shape))
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        block(x)
+    assert big == [(2, 8, 16, 16), (2, 8, 16, 16)]  # the ReLU's output, shared with the chain
+
+
+def test_recomputed_chain_supports_double_backward():
+    torch.manual_seed(6)
+    block = DilConv(2, 2, 3, 1, 2, affine=True).double()
+    block.recompute = True
+    x = torch.randn(2, 2, 6, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda t: block(t), (x,))

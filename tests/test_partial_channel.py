@@ -106,6 +106,27 @@ def test_search_stage_with_partial_channels(tmp_path):
     assert (tmp_path / "run" / "genotype.gs").is_file()
 
 
+def test_search_stage_with_checkpoint_ops(tmp_path, monkeypatch):
+    """`supernet checkpoint ops` reaches the stage's separable and dilated convolutions."""
+    from genospec.nn import ops
+
+    calls = []
+    original = ops.recomputed_chain
+
+    def spy(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(ops, "recomputed_chain", spy)
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, """
+  batch 16
+  seed 1
+  stage search { epochs 1  supernet channels 8 checkpoint ops  select magnitude }
+"""))
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(n_train=64))
+    assert result.space.is_genotype and calls
+
+
 def test_search_stage_with_checkpointed_cells(tmp_path, monkeypatch):
     """`supernet checkpoint cells` reaches the stage's supernet and the run still searches."""
     from genospec.nn import network

@@ -342,13 +342,14 @@ def test_group_softmax_sums_to_one_per_group():
     assert torch.allclose(w[:, 4:].sum(dim=1), torch.ones(5))
 
 
+@pytest.mark.parametrize("checkpoint", ["cells", "ops"])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_checkpointed_cells_and_channels_last_compute_the_same_gradients(channels_last):
-    """`supernet checkpoint cells` and the CPU channels-last layout change how, not what: the
-    loss and every gradient match the plain supernet's."""
+def test_checkpointed_cells_and_channels_last_compute_the_same_gradients(channels_last, checkpoint):
+    """`supernet checkpoint cells|ops` and the CPU channels-last layout change how, not what:
+    the loss and every gradient match the plain supernet's."""
     torch.manual_seed(0)
     plain = Supernet(darts_space(), **TINY)
-    other = Supernet(darts_space(), **TINY, checkpoint=True)
+    other = Supernet(darts_space(), **TINY, checkpoint=checkpoint)
     other.load_state_dict(plain.state_dict())
     if channels_last:
         other.net.channels_last()
@@ -363,3 +364,16 @@ def test_checkpointed_cells_and_channels_last_compute_the_same_gradients(channel
     for (name, a), b in zip(plain.named_parameters(), other.parameters()):
         assert a.grad is not None and b.grad is not None, name
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_checkpoint_ops_keeps_less_for_backward():
+    from genospec.nn.memory import saved_activation_bytes
+
+    torch.manual_seed(0)
+    plain = Supernet(darts_space(), **TINY)
+    ops = Supernet(darts_space(), **TINY, checkpoint="ops")
+    x = torch.randn(4, 3, 8, 8)
+    plain_bytes, ops_bytes = saved_activation_bytes(plain, x), saved_activation_bytes(ops, x)
+    assert ops_bytes < 0.75 * plain_bytes
+    with pytest.raises(ValueError, match="checkpoint must be"):
+        Supernet(darts_space(), **TINY, checkpoint="edges")

@@ -9,7 +9,8 @@ Recipe settings, as the search engine receives them (every key optional):
 - ``data``: {"dataset": str}; ``root``: str; ``split``: float; ``subset``: [train, val] ints;
   ``batch``: int; ``seed``: int; ``workers``: int
 - ``epochs``, ``warmup``, ``finetune``: int
-- ``supernet``: {"cells": int, "channels": int, "layout": str, "pc": int, "checkpoint": bool}
+- ``supernet``: {"cells": int, "channels": int, "layout": str, "pc": int,
+  "checkpoint": "cells" | "ops" | False}
 - ``weights``: {"optimizer": "sgd", "lr": float, "lr_min": float, "schedule": "cosine"|"constant",
   "momentum": float, "decay": float, "clip": float}
 - ``arch``: {"optimizer": "adam", "lr": float, "betas": [float, float], "decay": float}
@@ -234,7 +235,12 @@ def _split(r: _Reader) -> float:
 def _supernet(r: _Reader) -> dict:
     return r.options({"cells": _positive, "channels": _positive, "pc": _positive,
                       "layout": lambda q: q.word(("cifar", "imagenet", "nb201")),
-                      "checkpoint": lambda q: q.word(("cells", "none")) == "cells"}, {})
+                      "checkpoint": _checkpoint}, {})
+
+
+def _checkpoint(r: _Reader) -> str | bool:
+    word = r.word(("cells", "ops", "none"))
+    return False if word == "none" else word
 
 
 def _lr_range(r: _Reader) -> dict:

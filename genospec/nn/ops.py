@@ -19,6 +19,7 @@ from ..ir import OpDef
 from .. import oplib
 from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
+from .recompute import can_recompute, recomputed_chain
 from ..oplib import KindSignature
 
 OpBuilder = Callable[[OpDef, int, int, bool], nn.Module]
@@ -139,6 +140,15 @@ class DilConv(nn.Sequential):
             nn.Conv2d(in_chs, out_chs, 1, bias=False),
             nn.BatchNorm2d(out_chs, affine=affine),
         )
+        self.recompute = False  # `supernet checkpoint ops`
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        relu, dw, pw, bn = self
+        x = relu(x)
+        if self.recompute and can_recompute(x, dw, pw, bn):
+            # saves x alone; the two convolutions are recomputed in backward (recompute.py)
+            return recomputed_chain(x, dw, pw, bn)
+        return bn(pw(dw(x)))
 
 
 class SepConv(nn.Sequential):

@@ -84,7 +84,9 @@ class Supernet(nn.Module):
     ``edge_relax`` an edge relaxation (``combination`` with option ``normalise``, ``sigmoid``)
     or None; ``op_bias`` maps op names to the eDARTS bias added to alpha by `apply_op_bias`;
     ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`);
-    ``checkpoint`` recomputes each cell's activations in backward (activation checkpointing).
+    ``checkpoint``: ``"cells"`` (or True) recomputes each cell's activations in backward
+    (activation checkpointing), ``"ops"`` only the convolutions inside separable and dilated
+    convolutions (`Network.recompute_ops`), False neither.
     """
 
     def __init__(self, space: Space, *, cells: int | None = None, channels: int | None = None,
@@ -92,7 +94,7 @@ class Supernet(nn.Module):
                  layout: str | None = None, op_relax: str = "softmax",
                  edge_relax: str | None = None, normalise: bool = True,
                  op_bias: Mapping[str, float] | None = None, pc: int = 1,
-                 checkpoint: bool = False):
+                 checkpoint: bool | str = False):
         super().__init__()
         self.op_relax = make_op_relaxation(op_relax)
         options = {"normalise": normalise} if edge_relax == "combination" else {}
@@ -108,7 +110,10 @@ class Supernet(nn.Module):
         self.net: Network = build_network(space, layout=layout, cells=cells, channels=channels,
                                           classes=classes, in_chans=in_chans, mode="search",
                                           edge_builder=partial_channel_edges(space.ops, pc))
-        self.net.checkpoint_cells = checkpoint
+        if checkpoint not in (False, True, "cells", "ops"):
+            raise ValueError(f"checkpoint must be 'cells', 'ops' or False, got {checkpoint!r}")
+        self.net.checkpoint_cells = checkpoint in (True, "cells")
+        self.net.recompute_ops(checkpoint == "ops")
         clash = [name for name in space.cells if hasattr(nn.ModuleDict, name)]
         if clash:
             raise SpecError(f"cell type name {clash[0]!r} is reserved inside the supernet",
