@@ -61,7 +61,7 @@ def run_alternating(script: str | Path, configs: Sequence[dict], repeat: int = 1
 
 def describe(r: dict) -> str:
     """One line for a step result."""
-    flags = [f for f in ("channels_last", "checkpoint", "freeze", "bf16") if r.get(f)]
+    flags = [f for f in ("channels_last", "checkpoint", "recompute_ops", "freeze", "bf16") if r.get(f)]
     saved = r.get("saved_activations_mib")
     return (f"{r['impl']:>9} {r.get('setting', 'eval')}{' +' + '+'.join(flags) if flags else ''}: "
             f"{r['wall_s']:.2f} s/step wall ({r['cpu_s']:.2f} s CPU, {r['threads']} threads), "

@@ -23,7 +23,7 @@ import startup
 import supernet_step
 from reference import ReferenceNotFound, find_reference
 
-OPTIONS = ("channels-last", "checkpoint", "freeze", "bf16")
+OPTIONS = ("recompute-ops", "checkpoint")
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -124,6 +124,7 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
     if dots:
         model.set_temperature(op=0.01, edge=10.0)
     model.net.channels_last()  # as `genospec search` runs on a CPU
+    model.net.recompute_ops(cfg.get("recompute_ops", False))  # `supernet checkpoint ops`
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     w_opt = update.weight_optimizer(model, W_LR, MOMENTUM, W_DECAY)
@@ -229,6 +230,7 @@ def configs(args: argparse.Namespace) -> list[dict]:
             "warmup": args.warmup, "steps": args.steps, "threads": args.threads,
             "channels_last": args.channels_last, "checkpoint": args.checkpoint,
             "freeze": args.freeze, "bf16": args.bf16, "reference": args.reference,
+            "recompute_ops": args.recompute_ops,
             "profile": None, "breakdown": args.breakdown}
     found = []
     for impl in impls:
@@ -258,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model and inputs in channels_last memory format")
     parser.add_argument("--checkpoint", action="store_true",
                         help="activation checkpointing per cell (wrapped by the benchmark)")
+    parser.add_argument("--recompute-ops", action="store_true",
+                        help="genospec only: `supernet checkpoint ops` (separable and dilated "
+                             "convolutions recompute their convolutions in backward)")
     parser.add_argument("--bf16", action="store_true",
                         help="run the step under torch.autocast('cpu', dtype=torch.bfloat16)")
     parser.add_argument("--freeze", action="store_true",
