@@ -280,9 +280,9 @@ def test_steps_through_a_single_process_ddp_wrapper(tmp_path):
 
 
 def test_architecture_graph_is_dropped_before_the_weight_step():
-    """Kept alive through the weight step, the architecture step's graph held 2.3 GiB of resident
-    memory at the DARTS setting (benchmarks/README.md): the weight step's forward must find the
-    architecture step's output gone."""
+    """Kept alive through the weight step, the architecture step's graph raised the DARTS
+    supernet's peak from 7.5 to 9.8 GiB (benchmarks/README.md): the weight step's forward must
+    find the architecture step's output gone."""
     import weakref
 
     net = supernet()

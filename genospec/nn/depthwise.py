@@ -3,7 +3,7 @@
 The separable and dilated convolutions of DARTS spaces are depthwise (one filter per channel).
 On the CPU, oneDNN runs their forward fast but their backward slowly where the kernel is dilated,
 strided and dilated, or 5x5: on two cores at the DARTS search setting (batch 64) the input
-gradient of a dilated 3x3 at 32x32 takes 4.1 ms against 0.47 ms for the forward, and a stride-2
+gradient of a dilated 3x3 at 32x32 takes 4.1 ms against 0.46 ms for the forward, and a stride-2
 dilated 5x5 takes 60 ms. Both gradients are themselves correlations, so this module computes
 them with the fast kernels instead (same mathematics, float rounding aside):
 
@@ -31,6 +31,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from .concat import memory_format_of
 
 
 class _Term(NamedTuple):
@@ -77,7 +79,7 @@ def _weight_grad_plan(kernel: int, stride: int, dilation: int, out_size: int) ->
     """Tap block size for the phase-decomposed weight gradient, or None for oneDNN's own.
 
     Measured (two cores, batch 64, channels-last; benchmarks/README.md): oneDNN's weight
-    gradient is slow for stride 2 with dilation 2 (15-25 ms against 2-6 ms decomposed), for 5x5
+    gradient is slow for stride 2 with dilation 2 (10-25 ms against 2-6 ms decomposed), for 5x5
     at 16x16 and up (7.0 against 5.1 ms at 32x32) and for dilated 5x5 at 8x8 and below (19
     against 7 ms); elsewhere it wins.
     """
@@ -104,7 +106,7 @@ def _input_grad(grad: Tensor, weight: Tensor, in_shape: torch.Size, stride: int,
         return F.conv_transpose2d(grad, weight, stride=stride, padding=padding,
                                   output_padding=extra, groups=chs)
     padded = grad.new_zeros(grad.shape[0], chs, height + 2 * padding, width + 2 * padding)
-    padded = padded.contiguous(memory_format=_format(grad))
+    padded = padded.contiguous(memory_format=memory_format_of(grad))
     for row in phase_terms(grad.shape[-2], kernel, stride, dilation):
         for col in phase_terms(grad.shape[-1], kernel, stride, dilation):
             g = grad[:, :, row.out_start::row.out_step, col.out_start::col.out_step]
@@ -124,7 +126,7 @@ def _weight_grad(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: 
         return torch.ops.aten.convolution_backward(
             grad, x, weight, None, [stride] * 2, [padding] * 2, [dilation] * 2, False, [0, 0],
             chs, [False, True, False])[1]
-    fmt = _format(x)
+    fmt = memory_format_of(x)
     padded = F.pad(x, (padding,) * 4)
     out = torch.zeros_like(weight)
     for row in phase_terms(grad.shape[-2], kernel, stride, dilation, block):
@@ -140,11 +142,6 @@ def _weight_grad(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: 
                 [False, True, False])[1]
             out[:, :, _taps(row.taps), _taps(col.taps)] += part
     return out
-
-
-def _format(t: Tensor) -> torch.memory_format:
-    return torch.channels_last if t.dim() == 4 and t.is_contiguous(
-        memory_format=torch.channels_last) and not t.is_contiguous() else torch.contiguous_format
 
 
 class _DepthwiseFn(torch.autograd.Function):
@@ -188,7 +185,8 @@ class DepthwiseConv2d(nn.Conv2d):
         super().__init__(chs, chs, kernel, stride=stride, padding=padding, dilation=dilation,
                          groups=chs, bias=False)
 
-    def _fast(self, x: Tensor) -> bool:
+    def fast_backward(self, x: Tensor) -> bool:
+        """Whether a forward on ``x`` takes this module's CPU backward (see the module docstring)."""
         k = self.kernel_size[0]
         return (x.device.type == "cpu" and x.dim() == 4 and torch.is_grad_enabled()
                 and (x.requires_grad or self.weight.requires_grad)
@@ -200,6 +198,6 @@ class DepthwiseConv2d(nn.Conv2d):
                 and not torch.compiler.is_compiling())
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self._fast(x):
+        if not self.fast_backward(x):
             return super().forward(x)
         return depthwise_conv(x, self.weight, self.stride[0], self.padding[0], self.dilation[0])

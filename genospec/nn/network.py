@@ -112,7 +112,7 @@ class Network(nn.Module):
         """Separable and dilated convolutions keep only their input for backward and recompute
         their two convolutions there (`genospec.nn.recompute`; supernet option `supernet
         checkpoint ops`). Same function; on the DARTS supernet at batch 64 on two CPU cores
-        7.5 -> 5.4 GiB peak for 17% more time per step (benchmarks/README.md)."""
+        7.5 -> 5.4 GiB peak for 17-19% more time per step (benchmarks/README.md)."""
         for module in self.modules():
             if isinstance(module, DilConv):
                 module.recompute = on

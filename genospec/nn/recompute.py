@@ -30,14 +30,20 @@ def _chain(x: Tensor, dw: DepthwiseConv2d, w_dw: Tensor, w_pw: Tensor, gamma: Te
     return F.batch_norm(h, None, None, gamma, beta, training=True, eps=eps)
 
 
+def _convolutions(x: Tensor, dw: DepthwiseConv2d, w_dw: Tensor,
+                  w_pw: Tensor) -> tuple[Tensor, Tensor]:
+    """The depthwise output and the pointwise output of the chain (no autograd)."""
+    d = F.conv2d(x, w_dw, stride=dw.stride, padding=dw.padding, dilation=dw.dilation,
+                 groups=dw.groups)
+    return d, F.conv2d(d, w_pw)
+
+
 class _RecomputedChain(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_dw, w_pw, gamma, beta, block):
-        dw, pw, bn = block
+        dw, _, bn = block
         ctx.block = block
-        h = F.conv2d(x, w_dw, stride=dw.stride, padding=dw.padding, dilation=dw.dilation,
-                     groups=dw.groups)
-        h = F.conv2d(h, w_pw)
+        _, h = _convolutions(x, dw, w_dw, w_pw)
         out, mean, invstd = _batch_norm_updating_stats(h, bn)
         ctx.save_for_backward(x, w_dw, w_pw, gamma, beta, mean, invstd)
         return out
@@ -45,7 +51,7 @@ class _RecomputedChain(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, w_dw, w_pw, gamma, beta, mean, invstd = ctx.saved_tensors
-        dw, pw, bn = ctx.block
+        dw, _, bn = ctx.block
         inputs = [x, w_dw, w_pw, gamma, beta]
         needed = ctx.needs_input_grad[:5]
         if torch.is_grad_enabled():  # a double backward: differentiate the recomputed chain
@@ -56,9 +62,7 @@ class _RecomputedChain(torch.autograd.Function):
             return (*(next(grads) if n and t is not None else None
                       for t, n in zip(inputs, needed)), None)
         stride, padding, dilation = dw.stride[0], dw.padding[0], dw.dilation[0]
-        d = F.conv2d(x, w_dw, stride=stride, padding=padding, dilation=dilation,
-                     groups=dw.groups)
-        p = F.conv2d(d, w_pw)
+        d, p = _convolutions(x, dw, w_dw, w_pw)
         want_affine = gamma is not None and (needed[3] or needed[4])
         g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
             grad, p, gamma, None, None, mean, invstd, True, bn.eps,
@@ -119,6 +123,6 @@ def recomputed_chain(x: Tensor, dw: DepthwiseConv2d, pw: nn.Conv2d, bn: nn.Batch
 
 def can_recompute(x: Tensor, dw: nn.Module, pw: nn.Module, bn: nn.Module) -> bool:
     """Whether `recomputed_chain` applies: a training-mode chain under autograd, on the CPU."""
-    return (isinstance(dw, DepthwiseConv2d) and dw._fast(x) and isinstance(pw, nn.Conv2d)
+    return (isinstance(dw, DepthwiseConv2d) and dw.fast_backward(x) and isinstance(pw, nn.Conv2d)
             and pw.kernel_size == (1, 1) and pw.stride == (1, 1) and pw.bias is None
             and pw.groups == 1 and isinstance(bn, nn.BatchNorm2d) and bn.training)

@@ -84,7 +84,7 @@ class Supernet(nn.Module):
     ``edge_relax`` an edge relaxation (``combination`` with option ``normalise``, ``sigmoid``)
     or None; ``op_bias`` maps op names to the eDARTS bias added to alpha by `apply_op_bias`;
     ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`);
-    ``checkpoint``: ``"cells"`` (or True) recomputes each cell's activations in backward
+    ``checkpoint``: ``"cells"`` recomputes each cell's activations in backward
     (activation checkpointing), ``"ops"`` only the convolutions inside separable and dilated
     convolutions (`Network.recompute_ops`), False neither.
     """
@@ -94,7 +94,7 @@ class Supernet(nn.Module):
                  layout: str | None = None, op_relax: str = "softmax",
                  edge_relax: str | None = None, normalise: bool = True,
                  op_bias: Mapping[str, float] | None = None, pc: int = 1,
-                 checkpoint: bool | str = False):
+                 checkpoint: str | bool = False):
         super().__init__()
         self.op_relax = make_op_relaxation(op_relax)
         options = {"normalise": normalise} if edge_relax == "combination" else {}
@@ -110,9 +110,9 @@ class Supernet(nn.Module):
         self.net: Network = build_network(space, layout=layout, cells=cells, channels=channels,
                                           classes=classes, in_chans=in_chans, mode="search",
                                           edge_builder=partial_channel_edges(space.ops, pc))
-        if checkpoint not in (False, True, "cells", "ops"):
+        if checkpoint not in (False, "cells", "ops"):
             raise ValueError(f"checkpoint must be 'cells', 'ops' or False, got {checkpoint!r}")
-        self.net.checkpoint_cells = checkpoint in (True, "cells")
+        self.net.checkpoint_cells = checkpoint == "cells"
         self.net.recompute_ops(checkpoint == "ops")
         clash = [name for name in space.cells if hasattr(nn.ModuleDict, name)]
         if clash:
