@@ -62,6 +62,8 @@ def run_alternating(script: str | Path, configs: Sequence[dict], repeat: int = 1
 def describe(r: dict) -> str:
     """One line for a step result."""
     flags = [f for f in ("channels_last", "checkpoint", "recompute_ops", "freeze", "bf16") if r.get(f)]
+    if r.get("impl") == "genospec" and r.get("keep", "output") != "output":
+        flags.append("keep-" + r["keep"])
     saved = r.get("saved_activations_mib")
     return (f"{r['impl']:>9} {r.get('setting', 'eval')}{' +' + '+'.join(flags) if flags else ''}: "
             f"{r['wall_s']:.2f} s/step wall ({r['cpu_s']:.2f} s CPU, {r['threads']} threads), "

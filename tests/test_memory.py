@@ -57,7 +57,7 @@ def test_estimate_parts():
     second = estimate_training_memory(model, (1, 8, 8), 16, arch_params=archs, second_order=True)
     assert second.states - one.states == memory.SECOND_ORDER_COPIES * w
     big = estimate_training_memory(model, (1, 16, 16), 16, arch_params=archs)
-    assert big.activations == pytest.approx(4 * one.activations, rel=0.05)  # ~ resolution
+    assert big.activations == pytest.approx(4 * one.activations, rel=0.1)  # ~ resolution
 
 
 def test_partial_channels_shrink_activations():

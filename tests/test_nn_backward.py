@@ -11,7 +11,9 @@ import torch
 from torch.nn import functional as F
 
 from genospec.nn.depthwise import DepthwiseConv2d, _weight_grad_plan, depthwise_conv, phase_terms
-from genospec.nn.ops import DilConv, SepConv
+from genospec.nn.cell import take_leading_relu
+from genospec.nn.ops import DilConv, PoolBN, SepConv
+from genospec.nn.recompute import relu_keeping_input
 
 CONFIGS = [(k, s, d, p) for k, s, d in itertools.product((1, 2, 3, 5), (1, 2, 3), (1, 2))
            for p in sorted({0, d * (k - 1) // 2, d * (k - 1)})]
@@ -124,59 +126,195 @@ def test_concat_channels_gives_dense_gradients_in_each_inputs_layout():
         assert concat_channels(parts).grad_fn is None
 
 
-def _plain(module, x):
-    """The module's chain through plain autograd (no recomputation)."""
-    relu, dw, pw, bn = module
-    return bn(pw(torch.nn.functional.conv2d(relu(x), dw.weight, stride=dw.stride,
-                                            padding=dw.padding, dilation=dw.dilation,
-                                            groups=dw.groups)))
-
-
-@pytest.mark.parametrize("affine", [False, True])
-@pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2)])
-def test_recomputed_chain_matches_plain_autograd(affine, kernel, stride, dilation):
-    """With ``recompute`` (`supernet checkpoint ops`) DilConv keeps only its input for backward
-    and recomputes its convolutions: same output, gradients and running statistics."""
+def _plain_copy(module):
+    """A copy of ``module`` whose blocks run plain autograd (``keep = "all"``)."""
     import copy
 
-    torch.manual_seed(4)
-    fused = DilConv(6, 6, kernel, stride, dilation, affine=affine).double()
-    plain = copy.deepcopy(fused)
-    fused.recompute = True
-    x = torch.randn(3, 6, 9, 9, dtype=torch.float64, requires_grad=True)
-    out = fused(x)
-    assert out.grad_fn.name() == "_RecomputedChainBackward"
-    ref = _plain(plain, x)
-    grad = torch.randn_like(out)
-    got = torch.autograd.grad(out, [x, *fused.parameters()], grad)
-    want = torch.autograd.grad(ref, [x, *plain.parameters()], grad)
-    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
-    for g, w in zip(got, want):
-        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
-    for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values()):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-12, msg=name)
+    plain = copy.deepcopy(module)
+    for m in plain.modules():
+        if hasattr(m, "keep"):
+            m.keep = "all"
+    return plain
 
 
-def test_recomputed_chain_saves_only_its_input():
-    torch.manual_seed(5)
-    block = DilConv(8, 8, 3, 1, 2, affine=False)
-    block.recompute = True
-    x = torch.randn(2, 8, 16, 16, requires_grad=True)
-    big: list[tuple[int, ...]] = []
+def _set_keep(module, keep):
+    for m in module.modules():
+        if isinstance(m, DilConv):
+            m.keep = keep
+    return module
+
+
+def _big_saved(fn, x, *, min_numel=None):
+    """Run ``fn(x)``; the storages (data pointers) of the tensors its graph keeps for backward
+    that are at least as large as ``x``."""
+    kept: list[int] = []
 
     def pack(t):
-        if t.numel() >= x.numel():
-            big.append(tuple(t.shape))
+        if t.numel() >= (min_numel or x.numel()):
+            kept.append(t.untyped_storage().data_ptr())
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        block(x)
-    assert big == [(2, 8, 16, 16), (2, 8, 16, 16)]  # the ReLU's output, shared with the chain
+        out = fn(x)
+    return out, set(kept)
 
 
-def test_recomputed_chain_supports_double_backward():
+def _assert_same_training(module, plain, run, x):
+    """Output, every gradient and the running statistics of ``run(module, x)`` agree with the
+    plain module's (double precision)."""
+    out, ref = run(module, x), run(plain, x)
+    grad = torch.randn_like(out)
+    params = [p for p in module.parameters() if p.requires_grad]
+    got = torch.autograd.grad(out, [x, *params], grad)
+    want = torch.autograd.grad(ref, [x, *(p for p in plain.parameters() if p.requires_grad)], grad)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
+    for (name, a), b in zip(module.state_dict().items(), plain.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12, msg=name)
+
+
+def _own_relu(module, x):
+    return module(x)
+
+
+def _shared_relu(module, x):
+    return module(x, relu_keeping_input(x))
+
+
+BLOCKS = [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2)]
+
+
+@pytest.mark.parametrize("keep,affine", [("output", False), ("input", False), ("input", True)])
+@pytest.mark.parametrize("kernel,stride,dilation", BLOCKS)
+@pytest.mark.parametrize("relu", ["own", "shared"])
+def test_recomputing_blocks_match_plain_autograd(keep, affine, kernel, stride, dilation, relu):
+    """Separable and dilated convolutions that keep only their input (and output) for backward
+    compute the plain chain's output, gradients and running statistics; with the edge's shared
+    ReLU as well."""
+    torch.manual_seed(4)
+    if dilation == 1:
+        block = SepConv(6, 6, kernel, stride, affine=affine).double()
+    else:
+        block = DilConv(6, 6, kernel, stride, dilation, affine=affine).double()
+    plain = _plain_copy(block)
+    _set_keep(block, keep)
+    if relu == "shared":
+        take_leading_relu(block)
+        take_leading_relu(plain)
+    run = _own_relu if relu == "own" else _shared_relu
+    x = torch.randn(3, 6, 9, 9, dtype=torch.float64, requires_grad=True)
+    assert run(block, x).grad_fn.name() == "_ChainBackward"
+    assert run(plain, x).grad_fn.name() != "_ChainBackward"
+    _assert_same_training(block, plain, run, x)
+
+
+def test_affine_block_keeping_its_output_runs_plain_autograd():
+    """Only an affine-free BatchNorm's output is the normalised activation backward runs from."""
+    block = DilConv(4, 4, 3, 1, 2, affine=True)
+    assert block.keep == "output"
+    out = block(torch.randn(2, 4, 8, 8, requires_grad=True))
+    assert out.grad_fn.name() == "NativeBatchNormBackward0"
+
+
+@pytest.mark.parametrize("keep", ["output", "input", "all"])
+def test_what_a_separable_convolution_keeps_for_backward(keep):
+    """Plain autograd keeps five activations of a separable convolution beside the shared ReLU's
+    output; keeping outputs, the edge input and the two blocks' outputs; keeping inputs, the
+    edge input and the second block's input."""
+    torch.manual_seed(5)
+    block = _set_keep(SepConv(8, 8, 3, 1, affine=False), keep)
+    take_leading_relu(block)
+    x = torch.randn(2, 8, 16, 16, requires_grad=True)
+    out, kept = _big_saved(lambda t: _shared_relu(block, t), x)
+    if keep == "output":
+        assert len(kept) == 3 and x.untyped_storage().data_ptr() in kept
+        assert out.untyped_storage().data_ptr() in kept
+    elif keep == "input":
+        assert len(kept) == 2 and x.untyped_storage().data_ptr() in kept
+        assert out.untyped_storage().data_ptr() not in kept
+    else:
+        assert len(kept) == 7  # x (the ReLU's input), ReLU out, dw, pw, ReLU, dw, pw
+
+
+def test_frozen_weights_recompute_nothing(monkeypatch):
+    """In a search's architecture phase the weights take no gradient: the block runs backward
+    from what it kept, without recomputing its depthwise convolution."""
+    from genospec.nn import recompute
+
+    calls = []
+    original = recompute._depthwise
+    monkeypatch.setattr(recompute, "_depthwise", lambda *a: calls.append(1) or original(*a))
+    block = DilConv(4, 4, 3, 1, 2, affine=False)
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    block(x).sum().backward()
+    assert len(calls) == 2  # forward and the recomputation for the weight gradients
+    block.requires_grad_(False)
+    block(x).sum().backward()
+    assert len(calls) == 3 and x.grad is not None
+
+
+@pytest.mark.parametrize("keep,affine", [("output", False), ("input", True)])
+@pytest.mark.parametrize("relu", ["own", "shared"])
+def test_recomputing_blocks_support_double_backward(keep, affine, relu):
     torch.manual_seed(6)
-    block = DilConv(2, 2, 3, 1, 2, affine=True).double()
-    block.recompute = True
+    block = _set_keep(DilConv(2, 2, 3, 1, 2, affine=affine).double(), keep)
+    if relu == "shared":
+        take_leading_relu(block)
+    run = _own_relu if relu == "own" else _shared_relu
     x = torch.randn(2, 2, 6, 6, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradgradcheck(lambda t: block(t), (x,))
+    weights = list(block.parameters())
+    assert torch.autograd.gradgradcheck(lambda t: run(block, t), (x,))
+    # gradients with respect to the weights, differentiated again
+    g = torch.autograd.grad(run(block, x).pow(2).sum(), weights[:2], create_graph=True)
+    (sum(t.pow(2).sum() for t in g)).backward()
+    assert all(w.grad is not None and torch.isfinite(w.grad).all() for w in weights[:2])
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("pool", [torch.nn.MaxPool2d(3, 1, 1), torch.nn.MaxPool2d(3, 2, 1),
+                                  torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+                                  torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False)],
+                         ids=["max1", "max2", "avg1", "avg2"])
+def test_pooling_with_batchnorm_keeps_only_its_input(pool):
+    """A supernet's pooling op and its affine-free BatchNorm: the plain pair's output, gradient and
+    running statistics, keeping only the input (no pooled copy, no int64 indices)."""
+    torch.manual_seed(7)
+    pair = PoolBN(pool, 5).double()
+    plain = _plain_copy(pair)
+    x = torch.randn(3, 5, 9, 9, dtype=torch.float64, requires_grad=True)
+    _assert_same_training(pair, plain, _own_relu, x)
+    out, kept = _big_saved(pair, x, min_numel=6)  # anything larger than the 5-channel statistics
+    assert out.grad_fn.name() == "_PoolBNBackward"
+    assert kept == {x.untyped_storage().data_ptr()}
+    assert torch.autograd.gradgradcheck(lambda t: pair(t), (x,))
+
+
+def test_mixed_edge_sum_and_gradients_match_plain_ops():
+    """The mixed edge's in-place weighted sum and shared ReLU: the plain ops' result, with
+    gradients for the input and for the mixing weights; the shared ReLU's output is not kept."""
+    from genospec.ir import Edge, OpDef
+    from genospec.nn.mixed import EdgeMix, MixedEdge
+
+    torch.manual_seed(8)
+    ops = {"sep": OpDef("sep", "sep_conv", (3,)), "dil": OpDef("dil", "dil_conv", (3,), (("dilation", 2),)),
+           "max": OpDef("max", "max_pool", (3,)), "skip": OpDef("skip", "identity")}
+    edge = MixedEdge(Edge(0, 2, tuple(ops)), ops, 4, 1, affine=False).double()
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64, requires_grad=True)
+    w = torch.softmax(torch.randn(4, dtype=torch.float64), 0)
+    # mixing weights without gradient (a search's weight phase):
+    # x, the separable blocks' outputs (2), the dilated block's output
+    _, kept = _big_saved(lambda t: edge(t, EdgeMix(w, (0, 1, 2, 3))), x)
+    assert len(kept) == 4 and x.untyped_storage().data_ptr() in kept
+    # the mixing weights' gradient needs every op's output: the pooled one as well
+    w.requires_grad_()
+    out, kept = _big_saved(lambda t: edge(t, EdgeMix(w, (0, 1, 2, 3))), x)
+    assert len(kept) == 5
+    plain_ops = [_plain_copy(m) for m in edge.ops]
+    ref = sum(w[i] * (m(torch.relu(x)) if i < 2 else m(x)) for i, m in enumerate(plain_ops))
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, [x, w], grad)
+    want = torch.autograd.grad(ref, [x, w], grad)
+    for g, h in zip(got, want):
+        torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-10)

@@ -8,7 +8,10 @@ by DARTS-PT or dropped with its edge costs no compute. The zero op never runs ei
 ``w * 0`` adds nothing to the output and nothing to any gradient.
 
 Ops that are `nn.Sequential` chains starting with a ReLU (sep_conv, dil_conv, conv, nor_conv,
-conv_7x1_1x7) share one ReLU of the edge input instead of computing (and storing) one each.
+conv_7x1_1x7) share one ReLU of the edge input instead of computing one each. Separable and
+dilated convolutions take it beside the edge input and keep the input, not the ReLU's output,
+for backward (`genospec.nn.recompute`), so the shared ReLU's output lives only through the
+forward.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from torch import Tensor, nn
 from ..errors import SpecError
 from ..ir import Edge, OpDef
 from .cell import EdgeBuilder, take_leading_relu
-from .ops import build_op
+from .ops import DilConv, SepConv, build_op
+from .recompute import relu_keeping_input
 
 
 class EdgeMix(NamedTuple):
@@ -49,20 +53,30 @@ class MixedEdge(nn.Module):
         self._is_zero = tuple(ops[o].is_zero for o in edge.ops)
         self._after_relu = tuple(take_leading_relu(m) for m in self.ops)
 
+    @staticmethod
+    def _shared_relu(x: Tensor) -> Tensor:
+        """The edge's one ReLU. Under autograd on the CPU its backward uses ``x`` (held anyway)
+        and its output lives only through the forward where the ops recompute from ``x``."""
+        if x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
+            return relu_keeping_input(x)
+        return torch.relu(x)
+
     def forward(self, x: Tensor, mix: EdgeMix) -> Tensor:
         out: Tensor | None = None
         relu_x: Tensor | None = None
         for i in mix.active:
             if self._is_zero[i]:
                 continue
+            op = self.ops[i]
             if self._after_relu[i]:
                 if relu_x is None:
-                    relu_x = torch.relu(x)
-                h = self.ops[i](relu_x)
+                    relu_x = self._shared_relu(x)
+                # separable and dilated convolutions take x too, and keep it, not relu_x
+                h = op(x, relu_x) if isinstance(op, (DilConv, SepConv)) else op(relu_x)
             else:
-                h = self.ops[i](x)
-            h = mix.weights[i] * h
-            out = h if out is None else out + h
+                h = op(x)
+            # out = sum_o w_o * op_o(x), accumulated in place: one pass per op, no temporaries
+            out = mix.weights[i] * h if out is None else out.addcmul_(h, mix.weights[i])
         if out is None:
             s = self.stride
             n, c, height, width = x.shape

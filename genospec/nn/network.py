@@ -17,7 +17,8 @@ from torch import nn
 from ..errors import did_you_mean, SpecError
 from ..ir import Cell, Space
 from .cell import CompiledCell, EdgeBuilder, compile_cell
-from .ops import DilConv, ReLUConvBN
+from .ops import DilConv, PoolBN, ReLUConvBN
+from .recompute import KEEP_MODES
 
 LAYOUTS = ("cifar", "imagenet", "nb201")
 Mode = Literal["eval", "search"]
@@ -110,12 +111,22 @@ class Network(nn.Module):
 
     def recompute_ops(self, on: bool = True) -> "Network":
         """Separable and dilated convolutions keep only their input for backward and recompute
-        their two convolutions there (`genospec.nn.recompute`; supernet option `supernet
-        checkpoint ops`). Same function; on the DARTS supernet at batch 64 on two CPU cores
-        7.5 -> 5.4 GiB peak for 17-19% more time per step (benchmarks/README.md)."""
+        both their convolutions there (`genospec.nn.recompute`; supernet option `supernet
+        checkpoint ops`). Off: they keep their input and output (the default)."""
+        return self.keep_for_backward("input" if on else "output")
+
+    def keep_for_backward(self, keep: str) -> "Network":
+        """What separable and dilated convolutions keep for backward on the CPU: ``"output"``
+        (the default), ``"input"`` (`recompute_ops`) or ``"all"`` (plain autograd, which also
+        keeps pooling's output and indices; for comparisons). Same function in every case
+        (`genospec.nn.recompute`, `genospec.nn.pool_bn`)."""
+        if keep not in KEEP_MODES:
+            raise ValueError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
         for module in self.modules():
             if isinstance(module, DilConv):
-                module.recompute = on
+                module.keep = keep
+            elif isinstance(module, PoolBN):
+                module.keep = "all" if keep == "all" else "input"
         return self
 
     def schedule_drop_path(self, progress: float) -> None:

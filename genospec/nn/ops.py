@@ -19,6 +19,7 @@ from ..ir import OpDef
 from .. import oplib
 from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
+from .pool_bn import can_recompute_pool, recomputed_pool_bn
 from .recompute import can_recompute, recomputed_chain
 from ..oplib import KindSignature
 
@@ -93,7 +94,7 @@ def build_op(op: OpDef, chs: int, stride: int, affine: bool = True) -> nn.Module
                         hint=did_you_mean(op.kind, _BUILDERS) or "known kinds: " + ", ".join(known_kinds()))
     module = builder(op, chs, stride, affine)
     if not affine and op.kind in POOL_KINDS:
-        module = nn.Sequential(module, nn.BatchNorm2d(chs, affine=False))
+        module = PoolBN(module, chs)
     return module
 
 
@@ -129,7 +130,14 @@ class ReLUConvBN(nn.Sequential):
 
 
 class DilConv(nn.Sequential):
-    """ReLU, depthwise kxk convolution (dilated), pointwise 1x1 convolution, BatchNorm."""
+    """ReLU, depthwise kxk convolution (dilated), pointwise 1x1 convolution, BatchNorm.
+
+    ``keep`` says what a training forward keeps for backward on the CPU (`genospec.nn.recompute`):
+    ``"output"`` (default) its input and output, where BatchNorm is affine-free (search);
+    ``"input"`` its input alone (`supernet checkpoint ops`); ``"all"`` plain autograd. Where the
+    chosen way does not apply (GPU, no autograd, affine BatchNorm with ``"output"``) it is plain
+    autograd.
+    """
 
     def __init__(self, in_chs: int, out_chs: int, kernel: int, stride: int, dilation: int,
                  affine: bool = True):
@@ -140,15 +148,20 @@ class DilConv(nn.Sequential):
             nn.Conv2d(in_chs, out_chs, 1, bias=False),
             nn.BatchNorm2d(out_chs, affine=affine),
         )
-        self.recompute = False  # `supernet checkpoint ops`
+        self.keep = "output"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None) -> torch.Tensor:
+        """``relu_x``, when given, is ``relu(x)`` computed once for a whole edge (this block's
+        own ReLU taken out by `take_leading_relu`): the block runs on it, and a recomputing
+        block keeps ``x``, which the graph holds anyway, instead (`relu_keeping_input`)."""
         relu, dw, pw, bn = self
-        x = relu(x)
-        if self.recompute and can_recompute(x, dw, pw, bn):
-            # saves x alone; the two convolutions are recomputed in backward (recompute.py)
-            return recomputed_chain(x, dw, pw, bn)
-        return bn(pw(dw(x)))
+        if relu_x is not None:
+            if can_recompute(x, dw, pw, bn, self.keep):
+                return recomputed_chain(relu_x, dw, pw, bn, self.keep, pre=x)
+            return bn(pw(dw(relu_x)))
+        if isinstance(relu, nn.ReLU) and can_recompute(x, dw, pw, bn, self.keep):
+            return recomputed_chain(x, dw, pw, bn, self.keep)
+        return bn(pw(dw(relu(x))))
 
 
 class SepConv(nn.Sequential):
@@ -159,6 +172,30 @@ class SepConv(nn.Sequential):
             DilConv(in_chs, in_chs, kernel, stride, 1, affine),
             DilConv(in_chs, out_chs, kernel, 1, 1, affine),
         )
+
+    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None) -> torch.Tensor:
+        """``relu_x`` as in `DilConv.forward`, for the first block."""
+        return self[1](self[0](x, relu_x))
+
+
+class PoolBN(nn.Sequential):
+    """A pooling op followed by an affine-free BatchNorm (pooling ops in a DARTS supernet).
+
+    On the CPU under autograd the pair keeps only its input (which the graph holds anyway) and
+    BatchNorm's statistics, and recomputes the pooling in backward (`genospec.nn.pool_bn`): the
+    pooled activation and max pooling's int64 indices (twice the pooled activation's bytes) are
+    not kept. ``keep = "all"`` is plain autograd.
+    """
+
+    def __init__(self, pool: nn.Module, chs: int):
+        super().__init__(pool, nn.BatchNorm2d(chs, affine=False))
+        self.keep = "input"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pool, bn = self
+        if self.keep != "all" and can_recompute_pool(x, pool, bn):
+            return recomputed_pool_bn(x, pool, bn)
+        return bn(pool(x))
 
 
 class FactorizedReduce(nn.Module):

@@ -1,16 +1,29 @@
-"""Depthwise, pointwise, BatchNorm: one block that keeps only its input for backward.
+"""ReLU, depthwise, pointwise, BatchNorm: one block that keeps less for backward.
 
-Every separable and dilated convolution of a DARTS space ends in the chain depthwise kxk conv
--> pointwise 1x1 conv -> BatchNorm. Under autograd the chain saves the depthwise output (the
-pointwise conv's input) and the pointwise output (BatchNorm's input), two activations the size
-of the block's input; on the DARTS supernet these are most of what a step keeps in memory. The
-block here saves its input alone (which the ReLU in front of it keeps anyway) and BatchNorm's
-batch statistics, and recomputes the two convolutions in backward (their forward is the cheap
-part of the chain on the CPU). The same mathematics: the forward is the plain chain, running
-statistics are updated once, and the backward computes the chain's gradients from the
-recomputed activations. Used under `supernet checkpoint ops`; on the DARTS supernet at batch 64
-on two cores it took the peak from 7.5 to 5.4 GiB for 17-19% more time per step
-(benchmarks/README.md), too much time to be the default.
+Every separable and dilated convolution of a DARTS space is made of the chain ReLU -> depthwise
+kxk conv -> pointwise 1x1 conv -> BatchNorm. Under autograd the chain saves the ReLU's output
+(the depthwise conv's input), the depthwise output (the pointwise conv's input) and the pointwise
+output (BatchNorm's input): three activations the size of the block's input, which on the DARTS
+supernet are most of what a training step keeps in memory. The block here computes the same
+forward and keeps instead:
+
+- ``keep="output"`` (the default in search): the block's input ``x`` before the ReLU, which the
+  graph keeps anyway (a node's output, or the block before it), and its own output ``y``.
+  With an affine-free BatchNorm (every supernet) ``y`` is the normalised activation, so
+  BatchNorm's backward runs from it (the input-gradient formula uses only ``y`` and the inverse
+  standard deviation); the pointwise output is never needed again. When the weights want a
+  gradient, backward recomputes the ReLU and the depthwise output (a cheap forward) for the two
+  weight gradients; when they do not (the architecture phase of a search, which freezes the
+  weights) nothing is recomputed at all. A separable convolution keeps two activations instead of
+  five, a dilated one one instead of three.
+- ``keep="input"`` (`supernet checkpoint ops`): ``x`` alone; backward recomputes both
+  convolutions and runs BatchNorm's backward from the recomputed pointwise output. A separable
+  convolution keeps one activation (its second block's input), a dilated one none.
+
+Both keep BatchNorm's batch statistics. The same mathematics as the plain chain: running
+statistics are updated once, the gradients are those of the chain (float rounding aside); a
+double backward differentiates a recomputation of the chain. Used on the CPU under autograd
+(`can_recompute`); elsewhere the modules run their plain chain.
 """
 
 from __future__ import annotations
@@ -19,84 +32,153 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad, depthwise_conv
+from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad
+
+KEEP_MODES = ("output", "input", "all")  # "all": plain autograd, everything kept
 
 
 def _chain(x: Tensor, dw: DepthwiseConv2d, w_dw: Tensor, w_pw: Tensor, gamma: Tensor | None,
            beta: Tensor | None, eps: float) -> Tensor:
-    """The chain in batch-statistics mode without touching the running statistics."""
-    h = depthwise_conv(x, w_dw, dw.stride[0], dw.padding[0], dw.dilation[0])
-    h = F.conv2d(h, w_pw)
+    """The chain under autograd, in batch-statistics mode, without touching running statistics."""
+    return _chain_after_relu(torch.relu(x), dw, w_dw, w_pw, gamma, beta, eps)
+
+
+def _chain_after_relu(r: Tensor, dw: DepthwiseConv2d, w_dw: Tensor, w_pw: Tensor,
+                      gamma: Tensor | None, beta: Tensor | None, eps: float) -> Tensor:
+    h = F.conv2d(_depthwise(r, dw, w_dw), w_pw)
     return F.batch_norm(h, None, None, gamma, beta, training=True, eps=eps)
 
 
-def _convolutions(x: Tensor, dw: DepthwiseConv2d, w_dw: Tensor,
-                  w_pw: Tensor) -> tuple[Tensor, Tensor]:
-    """The depthwise output and the pointwise output of the chain (no autograd)."""
-    d = F.conv2d(x, w_dw, stride=dw.stride, padding=dw.padding, dilation=dw.dilation,
-                 groups=dw.groups)
-    return d, F.conv2d(d, w_pw)
+def _depthwise(r: Tensor, dw: DepthwiseConv2d, w_dw: Tensor) -> Tensor:
+    return F.conv2d(r, w_dw, stride=dw.stride, padding=dw.padding, dilation=dw.dilation,
+                    groups=dw.groups)
 
 
-class _RecomputedChain(torch.autograd.Function):
+class _Chain(torch.autograd.Function):
+    """Input ``x``, or ``relu(pre)`` computed outside when ``pre`` is given (a shared ReLU);
+    either way the block keeps the tensor before the ReLU, which the graph holds anyway."""
+
     @staticmethod
-    def forward(ctx, x, w_dw, w_pw, gamma, beta, block):
+    def forward(ctx, x, pre, w_dw, w_pw, gamma, beta, block, keep_output):
         dw, _, bn = block
         ctx.block = block
-        _, h = _convolutions(x, dw, w_dw, w_pw)
-        out, mean, invstd = _batch_norm_updating_stats(h, bn)
-        ctx.save_for_backward(x, w_dw, w_pw, gamma, beta, mean, invstd)
+        ctx.relu_inside = pre is None
+        r = torch.relu(x) if pre is None else x
+        p = F.conv2d(_depthwise(r, dw, w_dw), w_pw)
+        del r
+        out, mean, invstd = _batch_norm_updating_stats(p, bn)
+        del p
+        ctx.save_for_backward(x if pre is None else pre, out if keep_output else None, w_dw,
+                              w_pw, gamma, beta, mean, invstd)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, w_dw, w_pw, gamma, beta, mean, invstd = ctx.saved_tensors
+        x, y, w_dw, w_pw, gamma, beta, mean, invstd = ctx.saved_tensors  # x: before the ReLU
         dw, _, bn = ctx.block
-        inputs = [x, w_dw, w_pw, gamma, beta]
-        needed = ctx.needs_input_grad[:5]
+        needed = ctx.needs_input_grad
         if torch.is_grad_enabled():  # a double backward: differentiate the recomputed chain
+            inputs = [x, w_dw, w_pw, gamma, beta]
+            wants = [needed[0], *needed[2:6]]
             with torch.enable_grad():  # the saved tensors themselves, so the graph reaches them
-                out = _chain(x, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
-            wanted = [t for t, n in zip(inputs, needed) if n and t is not None]
+                if ctx.relu_inside:
+                    out = _chain(x, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
+                else:
+                    # the gradient is for relu(x), the block's input; recomputed from the saved
+                    # x, its own derivatives reach x through the same ReLU mask
+                    inputs[0] = r = torch.relu(x)
+                    out = _chain_after_relu(r, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
+            wanted = [t for t, n in zip(inputs, wants) if n and t is not None]
             grads = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
-            return (*(next(grads) if n and t is not None else None
-                      for t, n in zip(inputs, needed)), None)
-        stride, padding, dilation = dw.stride[0], dw.padding[0], dw.dilation[0]
-        d, p = _convolutions(x, dw, w_dw, w_pw)
-        want_affine = gamma is not None and (needed[3] or needed[4])
-        g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
-            grad, p, gamma, None, None, mean, invstd, True, bn.eps,
-            [True, want_affine, want_affine])
-        del p
-        g_d, g_pw = _pointwise_grads(g_p, d, w_pw, needed[0] or needed[1], needed[2])
+            g = [next(grads) if n and t is not None else None for t, n in zip(inputs, wants)]
+            return g[0], None, *g[1:], None, None
+        want_weights = needed[2] or needed[3]
+        want_affine = gamma is not None and (needed[4] or needed[5])
+        r = d = None
+        if want_weights or y is None:
+            r = torch.relu(x)
+            d = _depthwise(r, dw, w_dw)
+        if y is None:  # keep="input": BatchNorm's backward from the recomputed pointwise output
+            p = F.conv2d(d, w_pw)
+            g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
+                grad, p, gamma, None, None, mean, invstd, True, bn.eps,
+                [True, want_affine, want_affine])
+            del p
+        else:
+            g_p, g_gamma, g_beta = _batch_norm_backward_from_output(grad, y, invstd), None, None
+        if not needed[2]:
+            r = None
+        g_d, g_pw = _pointwise_grads(g_p, d, w_pw, True, needed[3])
         del d, g_p
-        g_x = g_dw = None
+        stride, padding, dilation = dw.stride[0], dw.padding[0], dw.dilation[0]
+        g_dw = _weight_grad(g_d, r, w_dw, stride, padding, dilation) if needed[2] else None
+        del r
+        g_x = None
         if needed[0]:
             g_x = _input_grad(g_d, w_dw, x.shape, stride, padding, dilation)
-        if needed[1]:
-            g_dw = _weight_grad(g_d, x, w_dw, stride, padding, dilation)
-        return (g_x, g_dw, g_pw, g_gamma if needed[3] else None, g_beta if needed[4] else None,
-                None)
+            if ctx.relu_inside:  # x > 0 exactly where relu(x) > 0
+                g_x = torch.ops.aten.threshold_backward(g_x, x, 0)
+        return (g_x, None, g_dw, g_pw, g_gamma if needed[4] else None,
+                g_beta if needed[5] else None, None, None)
 
 
-def _pointwise_grads(grad: Tensor, x: Tensor, weight: Tensor, want_x: bool,
+class _ReLUKeepingInput(torch.autograd.Function):
+    """``relu(x)`` whose backward uses ``x`` (held anyway) instead of keeping the output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.relu(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, x, 0)
+
+
+def relu_keeping_input(x: Tensor) -> Tensor:
+    """An edge's shared ReLU for recomputing blocks (`recomputed_chain` with ``pre``): the
+    output lives only as long as the forward needs it."""
+    return _ReLUKeepingInput.apply(x)
+
+
+def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor) -> Tensor:
+    """The input gradient of an affine-free training-mode BatchNorm from its output ``y``.
+
+    With ``y = (x - mean) * invstd`` the gradient is
+    ``invstd * (grad - mean(grad) - y * mean(grad * y))`` (means over batch and space, per
+    channel): PyTorch's own kernel computes it when handed ``y`` as the input, a zero mean, a
+    unit inverse deviation, and ``invstd`` as the weight that scales the result.
+    """
+    zeros = torch.zeros_like(invstd)
+    return torch.ops.aten.native_batch_norm_backward(
+        grad, y, invstd, None, None, zeros, torch.ones_like(invstd), True, 0.0,
+        [True, False, False])[0]
+
+
+def _pointwise_grads(grad: Tensor, x: Tensor | None, weight: Tensor, want_x: bool,
                      want_w: bool) -> tuple[Tensor | None, Tensor | None]:
-    """Gradients of a bias-free 1x1 convolution. In channels-last memory the layer is a matrix
-    product on the [N*H*W, C] view, and two matrix products beat oneDNN's backward (0.92 against
-    1.58 ms at [64, 16, 32, 32] on two cores)."""
+    """Gradients of a bias-free 1x1 convolution with input ``x`` (needed for the weight's
+    gradient only). In channels-last memory the layer is a matrix product on the [N*H*W, C]
+    view, and two matrix products beat oneDNN's backward (0.92 against 1.58 ms at
+    [64, 16, 32, 32] on two cores)."""
     out_chs, in_chs = weight.shape[:2]
-    if _channels_last(grad) and _channels_last(x):
-        n, _, h, w = x.shape
+    n, _, h, w = grad.shape
+    g_x = g_w = None
+    if _channels_last(grad) and (x is None or _channels_last(x)):
         g2 = grad.permute(0, 2, 3, 1).reshape(-1, out_chs)
-        g_x = g_w = None
         if want_x:
             g_x = (g2 @ weight.view(out_chs, in_chs)).view(n, h, w, in_chs).permute(0, 3, 1, 2)
         if want_w:
             x2 = x.permute(0, 2, 3, 1).reshape(-1, in_chs)
             g_w = (g2.t() @ x2).view_as(weight)
         return g_x, g_w
-    g_x, g_w, _ = torch.ops.aten.convolution_backward(
-        grad, x, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [want_x, want_w, False])
+    if want_x:
+        g_x = F.conv2d(grad, weight.transpose(0, 1))
+    if want_w:
+        g_w = torch.ops.aten.convolution_backward(
+            grad, x, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+            [False, True, False])[1]
     return g_x, g_w
 
 
@@ -116,13 +198,25 @@ def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d) -> tuple[Tensor, T
                                             bn.running_var, True, factor, bn.eps)
 
 
-def recomputed_chain(x: Tensor, dw: DepthwiseConv2d, pw: nn.Conv2d, bn: nn.BatchNorm2d) -> Tensor:
-    """``bn(pw(dw(x)))`` saving only ``x`` for backward (see the module docstring)."""
-    return _RecomputedChain.apply(x, dw.weight, pw.weight, bn.weight, bn.bias, (dw, pw, bn))
+def recomputed_chain(x: Tensor, dw: DepthwiseConv2d, pw: nn.Conv2d, bn: nn.BatchNorm2d,
+                     keep: str = "output", pre: Tensor | None = None) -> Tensor:
+    """``bn(pw(dw(relu(x))))`` keeping ``x`` (and with ``keep="output"`` the result) for
+    backward (module docstring). With ``pre``, ``x`` is ``relu(pre)`` already computed (an edge's
+    shared ReLU, `relu_keeping_input`): the block computes ``bn(pw(dw(x)))``, keeps ``pre``
+    instead of ``x`` and hands the gradient to ``x``."""
+    if keep not in ("output", "input"):
+        raise ValueError(f"keep must be 'output' or 'input', got {keep!r}")
+    return _Chain.apply(x, pre, dw.weight, pw.weight, bn.weight, bn.bias, (dw, pw, bn),
+                        keep == "output")
 
 
-def can_recompute(x: Tensor, dw: nn.Module, pw: nn.Module, bn: nn.Module) -> bool:
-    """Whether `recomputed_chain` applies: a training-mode chain under autograd, on the CPU."""
+def can_recompute(x: Tensor, dw: nn.Module, pw: nn.Module, bn: nn.Module, keep: str) -> bool:
+    """Whether `recomputed_chain` applies: a training-mode chain under autograd, on the CPU;
+    keeping the output needs an affine-free BatchNorm (its output is then the normalised
+    activation, from which backward runs)."""
+    if keep not in ("output", "input"):
+        return False
     return (isinstance(dw, DepthwiseConv2d) and dw.fast_backward(x) and isinstance(pw, nn.Conv2d)
             and pw.kernel_size == (1, 1) and pw.stride == (1, 1) and pw.bias is None
-            and pw.groups == 1 and isinstance(bn, nn.BatchNorm2d) and bn.training)
+            and pw.groups == 1 and isinstance(bn, nn.BatchNorm2d) and bn.training
+            and (keep == "input" or not bn.affine))
