@@ -23,7 +23,10 @@ import startup
 import supernet_step
 from reference import ReferenceNotFound, find_reference
 
-OPTIONS = ("recompute-ops", "checkpoint")
+# genospec-only variants of the first-order step: `supernet checkpoint ops`, `supernet checkpoint
+# cells`, and plain autograd (what the blocks of genospec/nn/recompute.py and pool_bn.py save)
+OPTIONS = {"recompute-ops": ["--recompute-ops"], "checkpoint": ["--checkpoint"],
+           "keep-all": ["--keep", "all"]}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -85,9 +88,9 @@ def run(args: argparse.Namespace) -> dict:
                          ["--setting", "dots_topology"]))
     if args.options:  # genospec alone, compared with the plain rows of both
         plain, plain_ref = entries[1]["genospec"], entries[1]["reference"]
-        for option in OPTIONS:
+        for option, flags in OPTIONS.items():
             entry = bench(supernet_step, f"supernet DARTS 1st order +{option}",
-                          ["--setting", "darts", f"--{option}", "--genospec-only"], plain_ref)
+                          ["--setting", "darts", *flags, "--genospec-only"], plain_ref)
             entry["vs_plain_time"] = _ratio(entry["genospec"]["wall_s"], plain["wall_s"])
             entry["vs_plain_memory"] = _ratio(entry["genospec"]["peak_rss_gib"],
                                               plain["peak_rss_gib"])

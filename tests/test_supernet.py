@@ -383,5 +383,7 @@ def test_supernet_keeps_less_for_backward_than_plain_autograd():
         kept[name] = saved_activation_bytes(net, x)
     assert kept["default"] < 0.5 * kept["all"], kept
     assert kept["ops"] < 0.8 * kept["default"], kept
+    with pytest.raises(ValueError, match="keep must be one of output, input, all"):
+        net.net.keep_for_backward("inputs")
     with pytest.raises(ValueError, match="checkpoint must be"):
         Supernet(darts_space(), **TINY, checkpoint="edges")

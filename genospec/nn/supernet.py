@@ -85,8 +85,9 @@ class Supernet(nn.Module):
     or None; ``op_bias`` maps op names to the eDARTS bias added to alpha by `apply_op_bias`;
     ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`);
     ``checkpoint``: ``"cells"`` recomputes each cell's activations in backward
-    (activation checkpointing), ``"ops"`` only the convolutions inside separable and dilated
-    convolutions (`Network.recompute_ops`), False neither.
+    (activation checkpointing), ``"ops"`` the two convolutions inside separable and dilated
+    convolutions, which then keep only their input (`Network.recompute_ops`), False neither
+    (they keep their input and output, `genospec.nn.recompute`).
     """
 
     def __init__(self, space: Space, *, cells: int | None = None, channels: int | None = None,
