@@ -18,7 +18,9 @@ The probe runs the model itself, so ops of weight 0 (skipped), partial channels 
 layout are all accounted for; it leaves the model, its BN statistics and the random generators
 as they were. Calibration (CPU, peak RSS growth over a training step, see the helper report in
 the repository history): the estimate came within 25% of the measurement on DARTS supernets of
-5 to 8 cells, 16 channels, batch 32 to 64 at 32x32.
+5 to 8 cells, 16 channels, batch 32 to 64 at 32x32. With the supernet blocks that keep less for
+backward (`genospec.nn.recompute`, `genospec.nn.pool_bn`): 2.93 GiB estimated against 3.51 GiB
+of peak RSS growth for the first-order DARTS step (8 cells, batch 64; benchmarks/README.md).
 """
 
 from __future__ import annotations
