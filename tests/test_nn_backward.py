@@ -318,3 +318,22 @@ def test_mixed_edge_sum_and_gradients_match_plain_ops():
     want = torch.autograd.grad(ref, [x, w], grad)
     for g, h in zip(got, want):
         torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-10)
+
+
+def test_mixed_edge_sum_promotes_like_plain_addition_under_autocast():
+    """Under autocast the ops of an edge return different dtypes; the in-place sum must not
+    round the total down to the first op's dtype."""
+    from genospec.ir import Edge, OpDef
+    from genospec.nn.mixed import EdgeMix, MixedEdge
+
+    torch.manual_seed(9)
+    ops = {"skip": OpDef("skip", "identity"), "sep": OpDef("sep", "sep_conv", (3,))}
+    edge = MixedEdge(Edge(0, 2, tuple(ops)), ops, 4, 1, affine=False)
+    x = torch.randn(2, 4, 8, 8, dtype=torch.bfloat16, requires_grad=True)
+    w = torch.tensor([0.25, 0.75])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        parts = [edge.ops[0](x), edge.ops[1](torch.relu(x))]
+        want = w[0] * parts[0] + w[1] * parts[1]
+        out = edge(x, EdgeMix(w, (0, 1)))
+    assert out.dtype == want.dtype
+    torch.testing.assert_close(out, want, rtol=1e-2, atol=1e-2)  # bf16 rounding, order of sums

@@ -75,8 +75,14 @@ class MixedEdge(nn.Module):
                 h = op(x, relu_x) if isinstance(op, (DilConv, SepConv)) else op(relu_x)
             else:
                 h = op(x)
-            # out = sum_o w_o * op_o(x), accumulated in place: one pass per op, no temporaries
-            out = mix.weights[i] * h if out is None else out.addcmul_(h, mix.weights[i])
+            # out = sum_o w_o * op_o(x), accumulated in place (one pass per op, no temporaries)
+            # unless an op's dtype differs (autocast), where the sum promotes as `+` would
+            if out is None:
+                out = mix.weights[i] * h
+            elif out.dtype == torch.promote_types(out.dtype, h.dtype):
+                out = out.addcmul_(h, mix.weights[i])
+            else:
+                out = torch.addcmul(out, h, mix.weights[i])
         if out is None:
             s = self.stride
             n, c, height, width = x.shape
