@@ -425,7 +425,7 @@ class _Stage:
         check_fits(estimate, available_memory(self.device),
                    processes=distributed.local_world_size() if shared else 1,
                    knobs=f"stage '{self.name}': batch, supernet channels or cells, supernet pc 4 "
-                         "or supernet checkpoint ops|cells")
+                         "or supernet checkpoint cells")
 
     def _finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
                       running: _Running, seconds: float) -> None:
