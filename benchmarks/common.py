@@ -61,7 +61,7 @@ def run_alternating(script: str | Path, configs: Sequence[dict], repeat: int = 1
 
 def describe(r: dict) -> str:
     """One line for a step result."""
-    flags = [f for f in ("channels_last", "checkpoint", "recompute_ops", "freeze", "bf16") if r.get(f)]
+    flags = [f for f in ("channels_last", "checkpoint", "freeze", "bf16") if r.get(f)]
     if r.get("impl") == "genospec" and r.get("keep", "output") != "output":
         flags.append("keep-" + r["keep"])
     saved = r.get("saved_activations_mib")

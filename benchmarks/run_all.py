@@ -25,7 +25,7 @@ from reference import ReferenceNotFound, find_reference
 
 # genospec-only variants of the first-order step: `supernet checkpoint ops`, `supernet checkpoint
 # cells`, and plain autograd (what the blocks of genospec/nn/recompute.py and pool_bn.py save)
-OPTIONS = {"recompute-ops": ["--recompute-ops"], "checkpoint": ["--checkpoint"],
+OPTIONS = {"checkpoint-ops": ["--keep", "input"], "checkpoint": ["--checkpoint"],
            "keep-all": ["--keep", "all"]}
 
 

@@ -125,7 +125,7 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
         model.set_temperature(op=0.01, edge=10.0)
     model.net.channels_last()  # as `genospec search` runs on a CPU
     # `supernet checkpoint ops` keeps "input"; "all" is plain autograd, for comparisons
-    model.net.keep_for_backward("input" if cfg.get("recompute_ops") else cfg.get("keep", "output"))
+    model.net.keep_for_backward(cfg.get("keep", "output"))
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     w_opt = update.weight_optimizer(model, W_LR, MOMENTUM, W_DECAY)
@@ -231,7 +231,7 @@ def configs(args: argparse.Namespace) -> list[dict]:
             "warmup": args.warmup, "steps": args.steps, "threads": args.threads,
             "channels_last": args.channels_last, "checkpoint": args.checkpoint,
             "freeze": args.freeze, "bf16": args.bf16, "reference": args.reference,
-            "recompute_ops": args.recompute_ops, "keep": args.keep,
+            "keep": args.keep,
             "profile": None, "breakdown": args.breakdown}
     found = []
     for impl in impls:
@@ -261,13 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model and inputs in channels_last memory format")
     parser.add_argument("--checkpoint", action="store_true",
                         help="activation checkpointing per cell (wrapped by the benchmark)")
-    parser.add_argument("--recompute-ops", action="store_true",
-                        help="genospec only: `supernet checkpoint ops` (separable and dilated "
-                             "convolutions recompute their convolutions in backward)")
     parser.add_argument("--keep", choices=("output", "input", "all"), default="output",
                         help="genospec only: what separable/dilated convolutions keep for "
                              "backward (genospec/nn/recompute.py): output (default), input "
-                             "(= --recompute-ops), all (plain autograd, pooling too)")
+                             "(`supernet checkpoint ops`), all (plain autograd, pooling too)")
     parser.add_argument("--bf16", action="store_true",
                         help="run the step under torch.autocast('cpu', dtype=torch.bfloat16)")
     parser.add_argument("--freeze", action="store_true",

@@ -109,15 +109,10 @@ class Network(nn.Module):
         self._channels_last = on
         return self.to(memory_format=torch.channels_last if on else torch.contiguous_format)
 
-    def recompute_ops(self, on: bool = True) -> "Network":
-        """Separable and dilated convolutions keep only their input for backward and recompute
-        both their convolutions there (`genospec.nn.recompute`; supernet option `supernet
-        checkpoint ops`). Off: they keep their input and output (the default)."""
-        return self.keep_for_backward("input" if on else "output")
-
     def keep_for_backward(self, keep: str) -> "Network":
         """What separable and dilated convolutions keep for backward on the CPU: ``"output"``
-        (the default), ``"input"`` (`recompute_ops`) or ``"all"`` (plain autograd, which also
+        (the default: input and output), ``"input"`` (supernet option `supernet checkpoint
+        ops`: both convolutions recomputed in backward) or ``"all"`` (plain autograd, which also
         keeps pooling's output and indices; for comparisons). Same function in every case
         (`genospec.nn.recompute`, `genospec.nn.pool_bn`)."""
         if keep not in KEEP_MODES:

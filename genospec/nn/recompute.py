@@ -39,14 +39,10 @@ from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad
 KEEP_MODES = ("output", "input", "all")  # "all": plain autograd, everything kept
 
 
-def _chain(x: Tensor, dw: DepthwiseConv2d, w_dw: Tensor, w_pw: Tensor, gamma: Tensor | None,
-           beta: Tensor | None, eps: float) -> Tensor:
-    """The chain under autograd, in batch-statistics mode, without touching running statistics."""
-    return _chain_after_relu(torch.relu(x), dw, w_dw, w_pw, gamma, beta, eps)
-
-
 def _chain_after_relu(r: Tensor, dw: DepthwiseConv2d, w_dw: Tensor, w_pw: Tensor,
                       gamma: Tensor | None, beta: Tensor | None, eps: float) -> Tensor:
+    """The chain after its ReLU under autograd, in batch-statistics mode, without touching the
+    running statistics (for double backward)."""
     h = F.conv2d(_depthwise(r, dw, w_dw), w_pw)
     return F.batch_norm(h, None, None, gamma, beta, training=True, eps=eps)
 
@@ -80,16 +76,13 @@ class _Chain(torch.autograd.Function):
         dw, _, bn = ctx.block
         needed = ctx.needs_input_grad
         if torch.is_grad_enabled():  # a double backward: differentiate the recomputed chain
-            inputs = [x, w_dw, w_pw, gamma, beta]
-            wants = [needed[0], *needed[2:6]]
             with torch.enable_grad():  # the saved tensors themselves, so the graph reaches them
-                if ctx.relu_inside:
-                    out = _chain(x, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
-                else:
-                    # the gradient is for relu(x), the block's input; recomputed from the saved
-                    # x, its own derivatives reach x through the same ReLU mask
-                    inputs[0] = r = torch.relu(x)
-                    out = _chain_after_relu(r, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
+                r = torch.relu(x)
+                out = _chain_after_relu(r, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
+            # with a shared ReLU the gradient is for relu(x), the block's input; recomputed from
+            # the saved x, its own derivatives reach x through the same ReLU mask
+            inputs = [x if ctx.relu_inside else r, w_dw, w_pw, gamma, beta]
+            wants = [needed[0], *needed[2:6]]
             wanted = [t for t, n in zip(inputs, wants) if n and t is not None]
             grads = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
             g = [next(grads) if n and t is not None else None for t, n in zip(inputs, wants)]

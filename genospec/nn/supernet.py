@@ -86,7 +86,7 @@ class Supernet(nn.Module):
     ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`);
     ``checkpoint``: ``"cells"`` recomputes each cell's activations in backward
     (activation checkpointing), ``"ops"`` the two convolutions inside separable and dilated
-    convolutions, which then keep only their input (`Network.recompute_ops`), False neither
+    convolutions, which then keep only their input (`Network.keep_for_backward`), False neither
     (they keep their input and output, `genospec.nn.recompute`).
     """
 
@@ -114,7 +114,7 @@ class Supernet(nn.Module):
         if checkpoint not in (False, "cells", "ops"):
             raise ValueError(f"checkpoint must be 'cells', 'ops' or False, got {checkpoint!r}")
         self.net.checkpoint_cells = checkpoint == "cells"
-        self.net.recompute_ops(checkpoint == "ops")
+        self.net.keep_for_backward("input" if checkpoint == "ops" else "output")
         clash = [name for name in space.cells if hasattr(nn.ModuleDict, name)]
         if clash:
             raise SpecError(f"cell type name {clash[0]!r} is reserved inside the supernet",
