@@ -387,3 +387,32 @@ def test_supernet_keeps_less_for_backward_than_plain_autograd():
         net.net.keep_for_backward("inputs")
     with pytest.raises(ValueError, match="checkpoint must be"):
         Supernet(darts_space(), **TINY, checkpoint="edges")
+
+
+def test_edges_leaving_a_node_pool_once_and_match_plain_autograd(monkeypatch):
+    """A cell computes each pooling+BatchNorm once per source node (the same tensor on every
+    edge leaving it, genospec/nn/pool_bn.py): the loss, every gradient and every BatchNorm's
+    running statistics match plain autograd, which pools on each edge."""
+    from genospec.nn import pool_bn
+
+    calls = []
+    real = pool_bn._PoolBN.apply
+    monkeypatch.setattr(pool_bn._PoolBN, "apply", lambda *a: calls.append(a[1]) or real(*a))
+    x, y = torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 3])
+    nets = []
+    for keep in ("output", "all"):
+        torch.manual_seed(0)
+        net = Supernet(small_space(), **TINY)
+        net.net.keep_for_backward(keep)
+        net.train()
+        for _ in range(2):  # running statistics over two batches
+            net.zero_grad()
+            nn.functional.cross_entropy(net(x), y).backward()
+        nets.append(net)
+    # 3 cells of 5 edges from 3 source nodes, 2 pooling ops, 2 forwards; plain: none
+    assert len(calls) == 3 * 3 * 2 * 2
+    shared, plain = nets
+    for (name, a), b in zip(shared.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
+    for (name, a), b in zip(shared.named_buffers(), plain.buffers()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)

@@ -105,6 +105,8 @@ class CompiledCell(nn.Module):
         # `MixedEdge`
         self._after_relu = [isinstance(m, SingleOpEdge) and take_leading_relu(m.op)
                             for m in edges]
+        # supernet edges (`MixedEdge`) also share, per source node, what they compute alike
+        self._shares = [getattr(m, "shares_across_edges", False) for m in edges]
         out = cell.output
         self._out_kind = out.kind
         self._out_nodes = list(out.nodes)
@@ -116,6 +118,7 @@ class CompiledCell(nn.Module):
             raise ValueError(f"cell {self.cell_type!r} takes {self.inputs} inputs, got {len(states)}")
         nodes = [pre(s) for pre, s in zip(self.preprocess, states)]
         relu: dict[int, torch.Tensor] = {}
+        shared: dict[int, dict] = {}
         for incoming in self._plan:
             total = None
             for k, src in incoming:
@@ -125,7 +128,12 @@ class CompiledCell(nn.Module):
                     if src not in relu:
                         relu[src] = torch.relu(x)
                     x = relu[src]
-                h = edge(x) if edge_weights is None else edge(x, edge_weights[k])
+                if edge_weights is None:
+                    h = edge(x)
+                elif self._shares[k]:
+                    h = edge(x, edge_weights[k], shared.setdefault(src, {}))
+                else:
+                    h = edge(x, edge_weights[k])
                 if self._drops[k]:
                     h = self.drop_path(h)
                 total = h if total is None else total + h

@@ -12,6 +12,11 @@ conv_7x1_1x7) share one ReLU of the edge input instead of computing one each. Se
 dilated convolutions take it beside the edge input and keep the input, not the ReLU's output,
 for backward (`genospec.nn.recompute`), so the shared ReLU's output lives only through the
 forward.
+
+Inside a cell the edges leaving one node share more (`CompiledCell` hands each edge a dict per
+source node): the ReLU is computed once per node, not per edge, and a pooling op with its
+affine-free BatchNorm once per node and pooling configuration (`genospec.nn.pool_bn`), since
+each is the same function of the same input on every such edge.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from torch import Tensor, nn
 from ..errors import SpecError
 from ..ir import Edge, OpDef
 from .cell import EdgeBuilder, take_leading_relu
-from .ops import DilConv, SepConv, build_op
+from .ops import DilConv, PoolBN, SepConv, build_op
 from .recompute import relu_keeping_input
 
 
@@ -39,6 +44,8 @@ class EdgeMix(NamedTuple):
 
 class MixedEdge(nn.Module):
     """Every candidate op of one edge; ``forward(x, mix)`` sums the active ones."""
+
+    shares_across_edges = True  # `CompiledCell` hands ``forward`` a dict per source node
 
     def __init__(self, edge: Edge, ops: Mapping[str, OpDef], chs: int, stride: int,
                  affine: bool):
@@ -61,7 +68,10 @@ class MixedEdge(nn.Module):
             return relu_keeping_input(x)
         return torch.relu(x)
 
-    def forward(self, x: Tensor, mix: EdgeMix) -> Tensor:
+    def forward(self, x: Tensor, mix: EdgeMix, shared: dict | None = None) -> Tensor:
+        """``sum_o w_o * op_o(x)`` over the active ops. ``shared``: what the edges leaving the
+        same node compute once for ``x`` (its ReLU, pooling+BatchNorm); the cell passes one dict
+        per source node and forward."""
         out: Tensor | None = None
         relu_x: Tensor | None = None
         for i in mix.active:
@@ -70,9 +80,15 @@ class MixedEdge(nn.Module):
             op = self.ops[i]
             if self._after_relu[i]:
                 if relu_x is None:
+                    relu_x = None if shared is None else shared.get("relu")
+                if relu_x is None:
                     relu_x = self._shared_relu(x)
+                    if shared is not None:
+                        shared["relu"] = relu_x
                 # separable and dilated convolutions take x too, and keep it, not relu_x
                 h = op(x, relu_x) if isinstance(op, (DilConv, SepConv)) else op(relu_x)
+            elif shared is not None and isinstance(op, PoolBN):
+                h = op(x, shared)
             else:
                 h = op(x)
             # out = sum_o w_o * op_o(x), accumulated in place (one pass per op, no temporaries)

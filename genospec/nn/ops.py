@@ -19,7 +19,7 @@ from ..ir import OpDef
 from .. import oplib
 from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
-from .pool_bn import can_recompute_pool, recomputed_pool_bn
+from .pool_bn import can_recompute_pool, recomputed_pool_bn, shared_pool_bn
 from .recompute import can_recompute, recomputed_chain
 from ..oplib import KindSignature
 
@@ -191,9 +191,13 @@ class PoolBN(nn.Sequential):
         super().__init__(pool, nn.BatchNorm2d(chs, affine=False))
         self.keep = "input"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, shared: dict | None = None) -> torch.Tensor:
+        """``bn(pool(x))``; with ``shared`` (one dict per source node and cell forward, see
+        `genospec.nn.pool_bn.shared_pool_bn`) computed once across the edges leaving the node."""
         pool, bn = self
         if self.keep != "all" and can_recompute_pool(x, pool, bn):
+            if shared is not None:
+                return shared_pool_bn(x, pool, bn, shared)
             return recomputed_pool_bn(x, pool, bn)
         return bn(pool(x))
 

@@ -48,7 +48,9 @@ class PartialChannelEdge(MixedEdge):
         # ceil_mode: the same output size as the stride-2 ops also for odd input sizes
         self.bypass_pool = nn.MaxPool2d(2, 2, ceil_mode=True) if stride > 1 else nn.Identity()
 
-    def forward(self, x: Tensor, mix: EdgeMix) -> Tensor:
+    shares_across_edges = False  # each edge samples its own slice of the channels
+
+    def forward(self, x: Tensor, mix: EdgeMix, shared: dict | None = None) -> Tensor:
         n, c, height, width = x.shape
         if not mix.active:  # the edge is off: nothing of it reaches the node
             s = self.stride
