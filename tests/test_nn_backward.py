@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from genospec.nn.depthwise import DepthwiseConv2d, _weight_grad_plan, depthwise_conv, phase_terms
 from genospec.nn.cell import take_leading_relu
 from genospec.nn.ops import DilConv, PoolBN, SepConv
-from genospec.nn.recompute import relu_keeping_input
+from genospec.nn.recompute import recomputed_chain, relu_keeping_input
 
 CONFIGS = [(k, s, d, p) for k, s, d in itertools.product((1, 2, 3, 5), (1, 2, 3), (1, 2))
            for p in sorted({0, d * (k - 1) // 2, d * (k - 1)})]
@@ -159,14 +159,15 @@ def _big_saved(fn, x, *, min_numel=None):
     return out, set(kept)
 
 
-def _assert_same_training(module, plain, run, x):
-    """Output, every gradient and the running statistics of ``run(module, x)`` agree with the
-    plain module's (double precision)."""
+def _assert_same_training(module, plain, run, x, extra=()):
+    """Output, every gradient (also for the tensors ``extra``) and the running statistics of
+    ``run(module, x)`` agree with the plain module's (double precision)."""
     out, ref = run(module, x), run(plain, x)
     grad = torch.randn_like(out)
     params = [p for p in module.parameters() if p.requires_grad]
-    got = torch.autograd.grad(out, [x, *params], grad)
-    want = torch.autograd.grad(ref, [x, *(p for p in plain.parameters() if p.requires_grad)], grad)
+    got = torch.autograd.grad(out, [x, *params, *extra], grad)
+    want = torch.autograd.grad(
+        ref, [x, *(p for p in plain.parameters() if p.requires_grad), *extra], grad)
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
@@ -207,6 +208,56 @@ def test_recomputing_blocks_match_plain_autograd(keep, affine, kernel, stride, d
     assert run(block, x).grad_fn.name() == "_ChainBackward"
     assert run(plain, x).grad_fn.name() != "_ChainBackward"
     _assert_same_training(block, plain, run, x)
+
+
+@pytest.mark.parametrize("keep", ["output", "input"])
+@pytest.mark.parametrize("kernel,stride,dilation", BLOCKS)
+@pytest.mark.parametrize("relu", ["own", "shared"])
+def test_scaled_blocks_match_the_scaled_plain_chain(keep, kernel, stride, dilation, relu):
+    """An op's mixing weight applied inside BatchNorm (``scale``): the plain chain's output times
+    the weight, with the weight's gradient and every other gradient and running statistic."""
+    torch.manual_seed(14)
+    if dilation == 1:
+        block = SepConv(6, 6, kernel, stride, affine=False).double()
+    else:
+        block = DilConv(6, 6, kernel, stride, dilation, affine=False).double()
+    plain = _plain_copy(block)
+    _set_keep(block, keep)
+    if relu == "shared":
+        take_leading_relu(block)
+        take_leading_relu(plain)
+    scale = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+
+    def run(module, t):
+        pre = None if relu == "own" else relu_keeping_input(t)
+        if module is plain:
+            return scale * module(t, pre)
+        return module(t, pre, scale=scale)
+
+    x = torch.randn(3, 6, 9, 9, dtype=torch.float64, requires_grad=True)
+    assert run(block, x).grad_fn.name() == "_ChainBackward"
+    assert run(plain, x).grad_fn.name() == "MulBackward0"  # both have run once
+    _assert_same_training(block, plain, run, x, extra=[scale])
+    # differentiable twice, in the input and in the scale
+    small = torch.randn(2, 6, 5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(
+        lambda t, s: block(t, None if relu == "own" else relu_keeping_input(t), scale=s),
+        (small, scale))
+
+
+def test_a_vanishing_scale_is_applied_outside_batchnorm():
+    """Backward from a scaled output divides by the scale: a weight that has all but vanished
+    (softmax underflow) multiplies the output instead, and its gradients stay finite."""
+    block = DilConv(4, 4, 3, 1, 2, affine=False)
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    for value, inside in ((0.5, True), (1e-30, False)):
+        scale = torch.tensor(value, requires_grad=True)
+        out = block(x, scale=scale)
+        assert (out.grad_fn.name() == "_ChainBackward") is inside
+        out.sum().backward()
+        assert torch.isfinite(x.grad).all() and torch.isfinite(scale.grad)
+    with pytest.raises(ValueError, match="affine-free BatchNorm"):
+        recomputed_chain(x, block[1], block[2], block[3], scale=torch.tensor(1e-30))
 
 
 def test_affine_block_keeping_its_output_runs_plain_autograd():

@@ -74,6 +74,7 @@ class MixedEdge(nn.Module):
         per source node and forward."""
         out: Tensor | None = None
         relu_x: Tensor | None = None
+        scaled: list[Tensor] = []  # outputs already multiplied by their weight
         for i in mix.active:
             if self._is_zero[i]:
                 continue
@@ -85,25 +86,37 @@ class MixedEdge(nn.Module):
                     relu_x = self._shared_relu(x)
                     if shared is not None:
                         shared["relu"] = relu_x
-                # separable and dilated convolutions take x too, and keep it, not relu_x
-                h = op(x, relu_x) if isinstance(op, (DilConv, SepConv)) else op(relu_x)
+                if isinstance(op, (DilConv, SepConv)):
+                    # take x too, and keep it, not relu_x; the op applies its weight itself
+                    # (inside BatchNorm where it can: no product of the output or its gradient)
+                    scaled.append(op(x, relu_x, scale=mix.weights[i]))
+                    continue
+                h = op(relu_x)
             elif shared is not None and isinstance(op, PoolBN):
                 h = op(x, shared)
             else:
                 h = op(x)
-            # out = sum_o w_o * op_o(x), accumulated in place (one pass per op, no temporaries)
-            # unless an op's dtype differs (autocast), where the sum promotes as `+` would
-            if out is None:
-                out = mix.weights[i] * h
-            elif out.dtype == torch.promote_types(out.dtype, h.dtype):
-                out = out.addcmul_(h, mix.weights[i])
-            else:
-                out = torch.addcmul(out, h, mix.weights[i])
+            out = _accumulate(out, h, mix.weights[i])
+        if scaled and out is None:  # ops' own outputs, which their backward may keep: a new sum
+            out, scaled = (scaled[0] if len(scaled) == 1 else scaled[0] + scaled[1]), scaled[2:]
+        for h in scaled:
+            out = _accumulate(out, h, None)
         if out is None:
             s = self.stride
             n, c, height, width = x.shape
             out = x.new_zeros(n, c, -(-height // s), -(-width // s))
         return out
+
+
+def _accumulate(out: Tensor | None, h: Tensor, weight: Tensor | None) -> Tensor:
+    """``out + weight * h`` (``out + h`` without a weight; ``weight * h`` when ``out`` is None),
+    in place into ``out`` (one pass, no temporaries) unless an op's dtype differs (autocast),
+    where the sum promotes as ``+`` would."""
+    if out is None:
+        return weight * h
+    if out.dtype != torch.promote_types(out.dtype, h.dtype):
+        return out + h if weight is None else torch.addcmul(out, h, weight)
+    return out.add_(h) if weight is None else out.addcmul_(h, weight)
 
 
 def mixed_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:

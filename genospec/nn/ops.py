@@ -20,7 +20,7 @@ from .. import oplib
 from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
 from .pool_bn import can_recompute_pool, recomputed_pool_bn, shared_pool_bn
-from .recompute import can_recompute, recomputed_chain
+from .recompute import can_recompute, can_scale, recomputed_chain
 from ..oplib import KindSignature
 
 OpBuilder = Callable[[OpDef, int, int, bool], nn.Module]
@@ -150,18 +150,22 @@ class DilConv(nn.Sequential):
         )
         self.keep = "output"
 
-    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None,
+                scale: torch.Tensor | None = None) -> torch.Tensor:
         """``relu_x``, when given, is ``relu(x)`` computed once for a whole edge (this block's
         own ReLU taken out by `take_leading_relu`): the block runs on it, and a recomputing
-        block keeps ``x``, which the graph holds anyway, instead (`relu_keeping_input`)."""
+        block keeps ``x``, which the graph holds anyway, instead (`relu_keeping_input`).
+        ``scale`` (a 0-d tensor, an op's mixing weight) multiplies the output; a recomputing
+        block applies it inside its BatchNorm (`genospec.nn.recompute.recomputed_chain`)."""
         relu, dw, pw, bn = self
-        if relu_x is not None:
-            if can_recompute(x, dw, pw, bn, self.keep):
-                return recomputed_chain(relu_x, dw, pw, bn, self.keep, pre=x)
-            return bn(pw(dw(relu_x)))
-        if isinstance(relu, nn.ReLU) and can_recompute(x, dw, pw, bn, self.keep):
-            return recomputed_chain(x, dw, pw, bn, self.keep)
-        return bn(pw(dw(relu(x))))
+        shared_relu = relu_x is not None
+        if (shared_relu or isinstance(relu, nn.ReLU)) and can_recompute(x, dw, pw, bn, self.keep):
+            inside = scale if scale is not None and can_scale(scale, bn) else None
+            out = recomputed_chain(relu_x if shared_relu else x, dw, pw, bn, self.keep,
+                                   pre=x if shared_relu else None, scale=inside)
+            return out if scale is None or inside is not None else out * scale
+        out = bn(pw(dw(relu_x if shared_relu else relu(x))))
+        return out if scale is None else out * scale
 
 
 class SepConv(nn.Sequential):
@@ -173,9 +177,10 @@ class SepConv(nn.Sequential):
             DilConv(in_chs, out_chs, kernel, 1, 1, affine),
         )
 
-    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None) -> torch.Tensor:
-        """``relu_x`` as in `DilConv.forward`, for the first block."""
-        return self[1](self[0](x, relu_x))
+    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None,
+                scale: torch.Tensor | None = None) -> torch.Tensor:
+        """``relu_x`` as in `DilConv.forward`, for the first block; ``scale`` for the second."""
+        return self[1](self[0](x, relu_x), scale=scale)
 
 
 class PoolBN(nn.Sequential):

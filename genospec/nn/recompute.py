@@ -57,50 +57,60 @@ class _Chain(torch.autograd.Function):
     either way the block keeps the tensor before the ReLU, which the graph holds anyway."""
 
     @staticmethod
-    def forward(ctx, x, pre, w_dw, w_pw, gamma, beta, block, keep_output):
+    def forward(ctx, x, pre, w_dw, w_pw, gamma, beta, scale, block, keep_output):
         dw, _, bn = block
         ctx.block = block
         ctx.relu_inside = pre is None
         r = torch.relu(x) if pre is None else x
         p = F.conv2d(_depthwise(r, dw, w_dw), w_pw)
         del r
-        out, mean, invstd = _batch_norm_updating_stats(p, bn)
+        # a scale (affine-free BatchNorm only) is BatchNorm's weight: the output comes scaled
+        weight = None if scale is None else scale.expand(p.shape[1]).contiguous()
+        out, mean, invstd = _batch_norm_updating_stats(p, bn, weight)
         del p
         ctx.save_for_backward(x if pre is None else pre, out if keep_output else None, w_dw,
-                              w_pw, gamma, beta, mean, invstd)
+                              w_pw, gamma, beta, scale, mean, invstd)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, y, w_dw, w_pw, gamma, beta, mean, invstd = ctx.saved_tensors  # x: before the ReLU
+        x, y, w_dw, w_pw, gamma, beta, scale, mean, invstd = ctx.saved_tensors  # x: pre-ReLU
         dw, _, bn = ctx.block
         needed = ctx.needs_input_grad
         if torch.is_grad_enabled():  # a double backward: differentiate the recomputed chain
             with torch.enable_grad():  # the saved tensors themselves, so the graph reaches them
                 r = torch.relu(x)
                 out = _chain_after_relu(r, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
+                if scale is not None:
+                    out = out * scale
             # with a shared ReLU the gradient is for relu(x), the block's input; recomputed from
             # the saved x, its own derivatives reach x through the same ReLU mask
-            inputs = [x if ctx.relu_inside else r, w_dw, w_pw, gamma, beta]
-            wants = [needed[0], *needed[2:6]]
+            inputs = [x if ctx.relu_inside else r, w_dw, w_pw, gamma, beta, scale]
+            wants = [needed[0], *needed[2:7]]
             wanted = [t for t, n in zip(inputs, wants) if n and t is not None]
             grads = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
             g = [next(grads) if n and t is not None else None for t, n in zip(inputs, wants)]
             return g[0], None, *g[1:], None, None
         want_weights = needed[2] or needed[3]
         want_affine = gamma is not None and (needed[4] or needed[5])
+        want_scale = scale is not None and needed[6]
         r = d = None
+        g_scale = None
         if want_weights or y is None:
             r = torch.relu(x)
             d = _depthwise(r, dw, w_dw)
         if y is None:  # keep="input": BatchNorm's backward from the recomputed pointwise output
             p = F.conv2d(d, w_pw)
+            weight = gamma if scale is None else scale.expand(p.shape[1]).contiguous()
             g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
-                grad, p, gamma, None, None, mean, invstd, True, bn.eps,
-                [True, want_affine, want_affine])
+                grad, p, weight, None, None, mean, invstd, True, bn.eps,
+                [True, want_affine or want_scale, want_affine])
             del p
+            if scale is not None:  # BatchNorm's weight gradient is the scale's, per channel
+                g_scale, g_gamma = (g_gamma.sum() if want_scale else None), None
         else:
-            g_p, g_gamma, g_beta = _batch_norm_backward_from_output(grad, y, invstd), None, None
+            g_p, g_scale = _batch_norm_backward_from_output(grad, y, invstd, scale, want_scale)
+            g_gamma = g_beta = None
         if not needed[2]:
             r = None
         g_d, g_pw = _pointwise_grads(g_p, d, w_pw, True, needed[3])
@@ -114,7 +124,7 @@ class _Chain(torch.autograd.Function):
             if ctx.relu_inside:  # x > 0 exactly where relu(x) > 0
                 g_x = torch.ops.aten.threshold_backward(g_x, x, 0)
         return (g_x, None, g_dw, g_pw, g_gamma if needed[4] else None,
-                g_beta if needed[5] else None, None, None)
+                g_beta if needed[5] else None, g_scale, None, None)
 
 
 class _ReLUKeepingInput(torch.autograd.Function):
@@ -137,18 +147,30 @@ def relu_keeping_input(x: Tensor) -> Tensor:
     return _ReLUKeepingInput.apply(x)
 
 
-def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor) -> Tensor:
-    """The input gradient of an affine-free training-mode BatchNorm from its output ``y``.
+def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor,
+                                     scale: Tensor | None = None, want_scale: bool = False
+                                     ) -> tuple[Tensor, Tensor | None]:
+    """The input gradient of an affine-free training-mode BatchNorm from its output ``y``, and
+    with ``scale`` (``y = scale * normalised``, the block's output scaled by its mixing weight)
+    the scale's gradient.
 
     With ``y = (x - mean) * invstd`` the gradient is
     ``invstd * (grad - mean(grad) - y * mean(grad * y))`` (means over batch and space, per
     channel): PyTorch's own kernel computes it when handed ``y`` as the input, a zero mean, a
-    unit inverse deviation, and ``invstd`` as the weight that scales the result.
+    unit inverse deviation, and ``invstd`` as the weight that scales the result. A scaled output
+    takes ``1/scale`` as the inverse deviation (its normalised activation is ``y / scale``) and
+    ``scale**2 * invstd`` as the weight; the kernel's weight gradient, ``sum(grad * y / scale)``
+    per channel, is then the scale's gradient.
     """
     zeros = torch.zeros_like(invstd)
-    return torch.ops.aten.native_batch_norm_backward(
-        grad, y, invstd, None, None, zeros, torch.ones_like(invstd), True, 0.0,
-        [True, False, False])[0]
+    if scale is None:
+        return torch.ops.aten.native_batch_norm_backward(
+            grad, y, invstd, None, None, zeros, torch.ones_like(invstd), True, 0.0,
+            [True, False, False])[0], None
+    g, g_weight, _ = torch.ops.aten.native_batch_norm_backward(
+        grad, y, invstd * (scale * scale), None, None, zeros,
+        scale.reciprocal().expand_as(invstd).contiguous(), True, 0.0, [True, want_scale, False])
+    return g, (g_weight.sum() if want_scale else None)
 
 
 def _pointwise_grads(grad: Tensor, x: Tensor | None, weight: Tensor, want_x: bool,
@@ -181,28 +203,48 @@ def _channels_last(t: Tensor) -> bool:
     return t.is_contiguous(memory_format=torch.channels_last)
 
 
-def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor, Tensor]:
+def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | None = None
+                               ) -> tuple[Tensor, Tensor, Tensor]:
     """``bn(h)`` in training mode as nn.BatchNorm2d computes it (running statistics included),
-    with the batch mean and inverse standard deviation its backward needs."""
+    with the batch mean and inverse standard deviation its backward needs. ``weight`` replaces
+    an affine-free BatchNorm's absent weight (a per-channel scale of the output)."""
     factor = 0.0 if bn.momentum is None else bn.momentum
     if bn.track_running_stats and bn.num_batches_tracked is not None:
         bn.num_batches_tracked.add_(1)
         if bn.momentum is None:
             factor = 1.0 / float(bn.num_batches_tracked)
-    return torch.ops.aten.native_batch_norm(h, bn.weight, bn.bias, bn.running_mean,
-                                            bn.running_var, True, factor, bn.eps)
+    return torch.ops.aten.native_batch_norm(h, bn.weight if weight is None else weight, bn.bias,
+                                            bn.running_mean, bn.running_var, True, factor,
+                                            bn.eps)
 
 
 def recomputed_chain(x: Tensor, dw: DepthwiseConv2d, pw: nn.Conv2d, bn: nn.BatchNorm2d,
-                     keep: str = "output", pre: Tensor | None = None) -> Tensor:
+                     keep: str = "output", pre: Tensor | None = None,
+                     scale: Tensor | None = None) -> Tensor:
     """``bn(pw(dw(relu(x))))`` keeping ``x`` (and with ``keep="output"`` the result) for
     backward (module docstring). With ``pre``, ``x`` is ``relu(pre)`` already computed (an edge's
     shared ReLU, `relu_keeping_input`): the block computes ``bn(pw(dw(x)))``, keeps ``pre``
-    instead of ``x`` and hands the gradient to ``x``."""
+    instead of ``x`` and hands the gradient to ``x``. With ``scale`` (a 0-d tensor, affine-free
+    BatchNorm only; see `can_scale`) the result is ``scale * bn(...)``: an op's mixing weight
+    applied inside BatchNorm, at no cost, and its gradient taken from BatchNorm's backward,
+    instead of a multiplication of the output and of its gradient."""
     if keep not in ("output", "input"):
         raise ValueError(f"keep must be 'output' or 'input', got {keep!r}")
-    return _Chain.apply(x, pre, dw.weight, pw.weight, bn.weight, bn.bias, (dw, pw, bn),
+    if scale is not None and not can_scale(scale, bn):
+        raise ValueError("a scaled block needs an affine-free BatchNorm and a 0-d scale that is "
+                         "not tiny (can_scale)")
+    return _Chain.apply(x, pre, dw.weight, pw.weight, bn.weight, bn.bias, scale, (dw, pw, bn),
                         keep == "output")
+
+
+def can_scale(scale: Tensor, bn: nn.Module) -> bool:
+    """Whether `recomputed_chain` can apply ``scale`` inside BatchNorm: an affine-free
+    BatchNorm and a 0-d scale whose square and reciprocal stay normal floats (backward from a
+    scaled output divides by it); a softmax weight that has all but vanished is applied outside."""
+    if scale.dim() != 0 or getattr(bn, "affine", True) or scale.dtype != torch.float32 and \
+            scale.dtype != torch.float64:
+        return False
+    return 1e-15 < abs(float(scale.detach())) < 1e15
 
 
 def can_recompute(x: Tensor, dw: nn.Module, pw: nn.Module, bn: nn.Module, keep: str) -> bool:
