@@ -62,7 +62,7 @@ class _Chain(torch.autograd.Function):
         ctx.block = block
         ctx.relu_inside = pre is None
         r = torch.relu(x) if pre is None else x
-        p = F.conv2d(_depthwise(r, dw, w_dw), w_pw)
+        p = _pointwise(_depthwise(r, dw, w_dw), w_pw)
         del r
         # a scale (affine-free BatchNorm only) is BatchNorm's weight: the output comes scaled
         weight = None if scale is None else scale.expand(p.shape[1]).contiguous()
@@ -100,7 +100,7 @@ class _Chain(torch.autograd.Function):
             r = torch.relu(x)
             d = _depthwise(r, dw, w_dw)
         if y is None:  # keep="input": BatchNorm's backward from the recomputed pointwise output
-            p = F.conv2d(d, w_pw)
+            p = _pointwise(d, w_pw)
             weight = gamma if scale is None else scale.expand(p.shape[1]).contiguous()
             g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
                 grad, p, weight, None, None, mean, invstd, True, bn.eps,
@@ -171,6 +171,18 @@ def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor,
         grad, y, invstd * (scale * scale), None, None, zeros,
         scale.reciprocal().expand_as(invstd).contiguous(), True, 0.0, [True, want_scale, False])
     return g, (g_weight.sum() if want_scale else None)
+
+
+def _pointwise(x: Tensor, weight: Tensor) -> Tensor:
+    """A bias-free 1x1 convolution; in channels-last memory a matrix product on the [N*H*W, C]
+    view, faster than oneDNN's convolution (0.34-0.39 against 0.47 ms at [64, 16, 32, 32],
+    0.26-0.27 against 0.38-0.39 ms at [64, 32, 16, 16], two cores)."""
+    if not _channels_last(x):
+        return F.conv2d(x, weight)
+    n, c, h, w = x.shape
+    out_chs = weight.shape[0]
+    return (x.permute(0, 2, 3, 1).reshape(-1, c) @ weight.view(out_chs, c).t()).view(
+        n, h, w, out_chs).permute(0, 3, 1, 2)
 
 
 def _pointwise_grads(grad: Tensor, x: Tensor | None, weight: Tensor, want_x: bool,
