@@ -13,6 +13,10 @@ dilated convolutions take it beside the edge input and keep the input, not the R
 for backward (`genospec.nn.recompute`), so the shared ReLU's output lives only through the
 forward.
 
+Separable and dilated convolutions also apply their own weight, inside their last BatchNorm
+where they recompute (`genospec.nn.recompute.recomputed_chain` with ``scale``): the sum adds
+their outputs as they are, and their weights' gradients come from BatchNorm's backward.
+
 Inside a cell the edges leaving one node share more (`CompiledCell` hands each edge a dict per
 source node): the ReLU is computed once per node, not per edge, and a pooling op with its
 affine-free BatchNorm once per node and pooling configuration (`genospec.nn.pool_bn`), since
