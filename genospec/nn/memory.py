@@ -19,8 +19,11 @@ layout are all accounted for; it leaves the model, its BN statistics and the ran
 as they were. Calibration (CPU, peak RSS growth over a training step, see the helper report in
 the repository history): the estimate came within 25% of the measurement on DARTS supernets of
 5 to 8 cells, 16 channels, batch 32 to 64 at 32x32. With the supernet blocks that keep less for
-backward (`genospec.nn.recompute`, `genospec.nn.pool_bn`): 2.93 GiB estimated against 3.51 GiB
-of peak RSS growth for the first-order DARTS step (8 cells, batch 64; benchmarks/README.md).
+backward (`genospec.nn.recompute`, `genospec.nn.pool_bn`) the saved activations shrank and
+backward's transient buffers (gradients, recomputed activations) became a larger share of the
+peak: with ``WORKSPACE`` 0.25 the first-order DARTS step (8 cells, batch 64) was estimated at
+2.56 GiB against 3.43 GiB of measured peak RSS growth (-25%; results/cpu2-2026-11-22-d.json),
+so ``WORKSPACE`` is 0.4 (2.86 GiB, -17%).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from torch import Tensor, nn
 from ..errors import GenospecError
 
 PROBE_BATCH = 2
-WORKSPACE = 0.25
+WORKSPACE = 0.4
 SECOND_ORDER_COPIES = 5
 GIB = 1024 ** 3
 
