@@ -13,8 +13,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A second `make search` continues the run (or, finished, reports it) instead of refusing the
+# non-empty run directory.
 search: install
-	genospec search specs/searches/darts.gs darts_first_order --quick --out runs/quick-darts
+	@if [ -f runs/quick-darts/recipe.gs ]; then \
+		genospec search --resume runs/quick-darts; \
+	else \
+		genospec search specs/searches/darts.gs darts_first_order --quick --out runs/quick-darts; \
+	fi
 	genospec render runs/quick-darts/genotype.gs -o runs/quick-darts/genotype.svg
 
 test: install
