@@ -186,14 +186,9 @@ def _shared_relu(module, x):
 BLOCKS = [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2)]
 
 
-@pytest.mark.parametrize("keep,affine", [("output", False), ("input", False), ("input", True)])
-@pytest.mark.parametrize("kernel,stride,dilation", BLOCKS)
-@pytest.mark.parametrize("relu", ["own", "shared"])
-def test_recomputing_blocks_match_plain_autograd(keep, affine, kernel, stride, dilation, relu):
-    """Separable and dilated convolutions that keep only their input (and output) for backward
-    compute the plain chain's output, gradients and running statistics; with the edge's shared
-    ReLU as well."""
-    torch.manual_seed(4)
+def _block_and_plain(kernel, stride, dilation, affine, keep, relu):
+    """A separable (dilation 1) or dilated convolution in float64 keeping ``keep``, and its
+    plain-autograd copy; with ``relu == "shared"`` both have their leading ReLU taken out."""
     if dilation == 1:
         block = SepConv(6, 6, kernel, stride, affine=affine).double()
     else:
@@ -203,6 +198,18 @@ def test_recomputing_blocks_match_plain_autograd(keep, affine, kernel, stride, d
     if relu == "shared":
         take_leading_relu(block)
         take_leading_relu(plain)
+    return block, plain
+
+
+@pytest.mark.parametrize("keep,affine", [("output", False), ("input", False), ("input", True)])
+@pytest.mark.parametrize("kernel,stride,dilation", BLOCKS)
+@pytest.mark.parametrize("relu", ["own", "shared"])
+def test_recomputing_blocks_match_plain_autograd(keep, affine, kernel, stride, dilation, relu):
+    """Separable and dilated convolutions that keep only their input (and output) for backward
+    compute the plain chain's output, gradients and running statistics; with the edge's shared
+    ReLU as well."""
+    torch.manual_seed(4)
+    block, plain = _block_and_plain(kernel, stride, dilation, affine, keep, relu)
     run = _own_relu if relu == "own" else _shared_relu
     x = torch.randn(3, 6, 9, 9, dtype=torch.float64, requires_grad=True)
     assert run(block, x).grad_fn.name() == "_ChainBackward"
@@ -217,15 +224,7 @@ def test_scaled_blocks_match_the_scaled_plain_chain(keep, kernel, stride, dilati
     """An op's mixing weight applied inside BatchNorm (``scale``): the plain chain's output times
     the weight, with the weight's gradient and every other gradient and running statistic."""
     torch.manual_seed(14)
-    if dilation == 1:
-        block = SepConv(6, 6, kernel, stride, affine=False).double()
-    else:
-        block = DilConv(6, 6, kernel, stride, dilation, affine=False).double()
-    plain = _plain_copy(block)
-    _set_keep(block, keep)
-    if relu == "shared":
-        take_leading_relu(block)
-        take_leading_relu(plain)
+    block, plain = _block_and_plain(kernel, stride, dilation, False, keep, relu)
     scale = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
 
     def run(module, t):

@@ -117,7 +117,8 @@ class CompiledCell(nn.Module):
         if len(states) != self.inputs:
             raise ValueError(f"cell {self.cell_type!r} takes {self.inputs} inputs, got {len(states)}")
         nodes = [pre(s) for pre, s in zip(self.preprocess, states)]
-        relu: dict[int, torch.Tensor] = {}
+        # what the edges leaving a node compute once for it (its ReLU; a supernet's pooling),
+        # one dict per source node
         shared: dict[int, dict] = {}
         for incoming in self._plan:
             total = None
@@ -125,9 +126,10 @@ class CompiledCell(nn.Module):
                 edge = self.edges[k]
                 x = nodes[src]
                 if self._after_relu[k]:
-                    if src not in relu:
-                        relu[src] = torch.relu(x)
-                    x = relu[src]
+                    node = shared.setdefault(src, {})
+                    if "relu" not in node:
+                        node["relu"] = torch.relu(x)
+                    x = node["relu"]
                 if edge_weights is None:
                     h = edge(x)
                 elif self._shares[k]:

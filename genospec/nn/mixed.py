@@ -65,12 +65,16 @@ class MixedEdge(nn.Module):
         self._after_relu = tuple(take_leading_relu(m) for m in self.ops)
 
     @staticmethod
-    def _shared_relu(x: Tensor) -> Tensor:
-        """The edge's one ReLU. Under autograd on the CPU its backward uses ``x`` (held anyway)
-        and its output lives only through the forward where the ops recompute from ``x``."""
-        if x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
-            return relu_keeping_input(x)
-        return torch.relu(x)
+    def _shared_relu(x: Tensor, shared: dict) -> Tensor:
+        """The edge's one ReLU, taken from (or left in) ``shared`` under ``"relu"``. Under
+        autograd on the CPU its backward uses ``x`` (held anyway) and its output lives only
+        through the forward where the ops recompute from ``x``."""
+        if "relu" not in shared:
+            if x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
+                shared["relu"] = relu_keeping_input(x)
+            else:
+                shared["relu"] = torch.relu(x)
+        return shared["relu"]
 
     def forward(self, x: Tensor, mix: EdgeMix, shared: dict | None = None) -> Tensor:
         """``sum_o w_o * op_o(x)`` over the active ops. ``shared``: what the edges leaving the
@@ -85,11 +89,7 @@ class MixedEdge(nn.Module):
             op = self.ops[i]
             if self._after_relu[i]:
                 if relu_x is None:
-                    relu_x = None if shared is None else shared.get("relu")
-                if relu_x is None:
-                    relu_x = self._shared_relu(x)
-                    if shared is not None:
-                        shared["relu"] = relu_x
+                    relu_x = self._shared_relu(x, {} if shared is None else shared)
                 if isinstance(op, (DilConv, SepConv)):
                     # take x too, and keep it, not relu_x; the op applies its weight itself
                     # (inside BatchNorm where it can: no product of the output or its gradient)

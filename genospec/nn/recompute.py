@@ -181,8 +181,7 @@ def _pointwise(x: Tensor, weight: Tensor) -> Tensor:
         return F.conv2d(x, weight)
     n, c, h, w = x.shape
     out_chs = weight.shape[0]
-    return (x.permute(0, 2, 3, 1).reshape(-1, c) @ weight.view(out_chs, c).t()).view(
-        n, h, w, out_chs).permute(0, 3, 1, 2)
+    return _from_rows(_rows(x) @ weight.view(out_chs, c).t(), n, h, w)
 
 
 def _pointwise_grads(grad: Tensor, x: Tensor | None, weight: Tensor, want_x: bool,
@@ -195,12 +194,11 @@ def _pointwise_grads(grad: Tensor, x: Tensor | None, weight: Tensor, want_x: boo
     n, _, h, w = grad.shape
     g_x = g_w = None
     if _channels_last(grad) and (x is None or _channels_last(x)):
-        g2 = grad.permute(0, 2, 3, 1).reshape(-1, out_chs)
+        g2 = _rows(grad)
         if want_x:
-            g_x = (g2 @ weight.view(out_chs, in_chs)).view(n, h, w, in_chs).permute(0, 3, 1, 2)
+            g_x = _from_rows(g2 @ weight.view(out_chs, in_chs), n, h, w)
         if want_w:
-            x2 = x.permute(0, 2, 3, 1).reshape(-1, in_chs)
-            g_w = (g2.t() @ x2).view_as(weight)
+            g_w = (g2.t() @ _rows(x)).view_as(weight)
         return g_x, g_w
     if want_x:
         g_x = F.conv2d(grad, weight.transpose(0, 1))
@@ -213,6 +211,16 @@ def _pointwise_grads(grad: Tensor, x: Tensor | None, weight: Tensor, want_x: boo
 
 def _channels_last(t: Tensor) -> bool:
     return t.is_contiguous(memory_format=torch.channels_last)
+
+
+def _rows(t: Tensor) -> Tensor:
+    """A channels-last [N, C, H, W] tensor as its [N*H*W, C] matrix (a view)."""
+    return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
+
+
+def _from_rows(m: Tensor, n: int, h: int, w: int) -> Tensor:
+    """An [N*H*W, C] matrix as the channels-last [N, C, H, W] tensor it lays out (a view)."""
+    return m.view(n, h, w, m.shape[1]).permute(0, 3, 1, 2)
 
 
 def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | None = None
@@ -253,10 +261,10 @@ def can_scale(scale: Tensor, bn: nn.Module) -> bool:
     """Whether `recomputed_chain` can apply ``scale`` inside BatchNorm: an affine-free
     BatchNorm and a 0-d scale whose square and reciprocal stay normal floats (backward from a
     scaled output divides by it); a softmax weight that has all but vanished is applied outside."""
-    if scale.dim() != 0 or getattr(bn, "affine", True) or scale.dtype != torch.float32 and \
-            scale.dtype != torch.float64:
+    if scale.dim() != 0 or getattr(bn, "affine", True):
         return False
-    return 1e-15 < abs(float(scale.detach())) < 1e15
+    return (scale.dtype in (torch.float32, torch.float64)
+            and 1e-15 < abs(float(scale.detach())) < 1e15)
 
 
 def can_recompute(x: Tensor, dw: nn.Module, pw: nn.Module, bn: nn.Module, keep: str) -> bool:
