@@ -19,6 +19,12 @@ from typing import Any, Callable
 import click
 
 from genospec import __version__
+from genospec.limits import MAX_CHANNELS, MAX_CLASSES, MAX_IN_CHANS, MAX_INPUT_SIZE, MAX_NETWORK_CELLS
+
+
+def upto(limit: int) -> click.IntRange:
+    """A whole number from 1 to ``limit`` (genospec/limits.py): refused before anything is built."""
+    return click.IntRange(1, limit)
 
 EXAMPLES = {
     "compile": "genospec compile specs/spaces/darts.gs darts\n"
@@ -94,11 +100,12 @@ def _load(path: str, name: str | None):
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("name", required=False)
 @click.option("--network", "layout", type=click.Choice(["cifar", "imagenet", "nb201"]), help="Network layout.")
-@click.option("--cells", type=int, help="Number of cells (default: the spec's network block).")
-@click.option("--channels", type=int, help="Initial channels C.")
-@click.option("--classes", type=int, help="Number of classes.")
-@click.option("--input", "input_size", type=int, help="Input resolution for multiply-adds (32 CIFAR, 224 ImageNet).")
-@click.option("--in-chans", type=int, default=3, show_default=True, help="Input image channels.")
+@click.option("--cells", type=upto(MAX_NETWORK_CELLS), help="Number of cells (default: the spec's network block).")
+@click.option("--channels", type=upto(MAX_CHANNELS), help="Initial channels C.")
+@click.option("--classes", type=upto(MAX_CLASSES), help="Number of classes.")
+@click.option("--input", "input_size", type=upto(MAX_INPUT_SIZE),
+              help="Input resolution for multiply-adds (32 CIFAR, 224 ImageNet).")
+@click.option("--in-chans", type=upto(MAX_IN_CHANS), default=3, show_default=True, help="Input image channels.")
 @click.option("--auxiliary/--no-auxiliary", default=None, help="Build the auxiliary head.")
 @click.option("--json", "as_json", is_flag=True, help="Print the IR as JSON (validated against the schema).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the evaluation network (torch.export .pt2; loads without genospec).")

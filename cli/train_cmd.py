@@ -6,7 +6,8 @@ import json
 
 import click
 
-from genospec.cli.main import relaunch_in_processes, reports_errors
+from genospec.cli.main import relaunch_in_processes, reports_errors, upto
+from genospec.limits import MAX_CHANNELS, MAX_NETWORK_CELLS
 
 EXAMPLE = """\b
 Examples:
@@ -27,8 +28,8 @@ Examples:
               help="fashion_mnist, cifar10, cifar100, imagefolder or synthetic.")
 @click.option("--data-root", type=click.Path(file_okay=False), help="Directory of the dataset.")
 @click.option("--network", "layout", type=click.Choice(["cifar", "imagenet", "nb201"]), help="Network layout.")
-@click.option("--cells", type=int, help="Number of cells (DARTS CIFAR evaluation: 20).")
-@click.option("--channels", type=int, help="Initial channels C (DARTS CIFAR evaluation: 36).")
+@click.option("--cells", type=upto(MAX_NETWORK_CELLS), help="Number of cells (DARTS CIFAR evaluation: 20).")
+@click.option("--channels", type=upto(MAX_CHANNELS), help="Initial channels C (DARTS CIFAR evaluation: 36).")
 @click.option("--auxiliary/--no-auxiliary", default=None, help="Auxiliary head (weight --auxiliary-weight).")
 @click.option("--auxiliary-weight", type=float, help="Weight of the auxiliary loss [0.4].")
 @click.option("--epochs", type=int, help="Epochs [600].")

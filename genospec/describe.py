@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from . import ir
+from .errors import SpecError
+from .limits import MAX_ACTIVATION_BYTES, MAX_PARAMETERS
+
+
+EXACT_DIGITS = 60  # counts with more digits are shown as ≈ d.dd·10^k only
 
 
 def _count(n: int) -> str:
-    text = f"{n:,}"
-    return f"{text} (≈{n:.3g})" if n >= 10**7 else text
+    """An exact count with its order of magnitude; a count of more than EXACT_DIGITS digits (a
+    64-node space has thousands) only as its order of magnitude, computed on integers past the
+    float range (float(n) overflows past 1e308; str(n) refuses ints of more than 4,300 digits)."""
+    if n < 10**7:
+        return f"{n:,}"
+    if n.bit_length() < 1000:
+        approx = f"{n:.3g}"
+    else:
+        digits = int(n.bit_length() * 0.30102999566398120)  # log10(2): at most one too small
+        if n >= 10**digits:
+            digits += 1
+        lead = (n + 5 * 10 ** (digits - 4)) // 10 ** (digits - 3)  # the first three digits, rounded
+        if lead == 1000:
+            lead, digits = 100, digits + 1
+        approx = f"{lead // 100}.{lead % 100:02d}e+{digits - 1:02d}"
+    return f"{n:,} (≈{approx})" if n < 10**EXACT_DIGITS else f"≈{approx}"
 
 
 def _ops_text(ops: tuple[str, ...]) -> str:
@@ -84,8 +103,10 @@ def network_summary(space: ir.Space, *, layout: str | None = None, cells: int | 
     layout = layout or space.network.layout
     size = input_size or (224 if layout == "imagenet" else space.network.input_size)
     with_aux = layout != "nb201" if auxiliary is None else auxiliary
-    model = build_network(space, layout=layout, cells=cells, channels=channels, classes=classes,
-                          in_chans=in_chans, auxiliary=with_aux)
+    options = dict(layout=layout, cells=cells, channels=channels, classes=classes, in_chans=in_chans,
+                   auxiliary=with_aux)
+    _check_size(space, options, size)
+    model = build_network(space, **options)
     total = count_parameters(model)
     body = count_parameters(model, exclude_auxiliary=True)
     macs = count_macs(model, (in_chans, size, size))
@@ -99,3 +120,32 @@ def network_summary(space: ir.Space, *, layout: str | None = None, cells: int | 
         path = export_network(model, output, (in_chans, size, size))
         lines.append(f"    wrote {path} (load with torch.export.load(path).module(); genospec not needed)")
     return "\n".join(lines)
+
+
+def _check_size(space: ir.Space, options: dict, size: int) -> None:
+    """Refuse, before anything is allocated, a network whose weights (MAX_PARAMETERS) or whose
+    feature maps at ``size`` (MAX_ACTIVATION_BYTES) would not fit. Weights are counted on the
+    meta device (shapes only) when a quick bound says they might be many."""
+    import torch
+
+    from .nn.count import count_parameters
+    from .nn.network import build_network
+
+    net = space.network
+    cells, chs = options["cells"] or net.cells, options["channels"] or net.channels
+    normal = space.cell_for(False)
+    width = len(normal.output.nodes) if normal.output.kind == "concat" else 1
+    side = size // 4 if options["layout"] == "imagenet" else size  # the ImageNet stem strides by 4
+    feature = max(3, width) * chs * side * side * 4
+    if feature > MAX_ACTIVATION_BYTES:
+        raise SpecError(f"the first cells' feature maps ({max(3, width) * chs:,} channels of {side}x{side}) "
+                        f"would take {feature / 2**30:.1f} GiB, more than the limit of "
+                        f"{MAX_ACTIVATION_BYTES / 2**30:.0f} GiB", hint="use fewer channels or a smaller --input")
+    edges = max(len(c.edges()) for c in space.cells.values())
+    if cells * chs * chs * edges <= 20 * 64 * 64 * 16 and (options["classes"] or net.classes) <= 10_000:
+        return  # at most ~100 M weights: no need to count first
+    with torch.device("meta"):
+        n = count_parameters(build_network(space, **options))
+    if n > MAX_PARAMETERS:
+        raise SpecError(f"the evaluation network would have {n:,} parameters, more than the limit of "
+                        f"{MAX_PARAMETERS:,}", hint="use fewer cells, channels or classes")

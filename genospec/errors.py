@@ -7,20 +7,46 @@ Every error that points into a spec file carries a `Span`; `str(error)` renders
 from __future__ import annotations
 
 import difflib
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Iterable
+
+from .limits import MAX_PRINTED_ERRORS, MAX_SHOWN_LINE
 
 
 @dataclass(frozen=True)
 class Source:
-    """A spec file's name and text (kept so errors can show the offending line)."""
+    """A spec file's name and text (kept so errors can show the offending line).
+
+    Lines end at "\n" only, as the parser counts them: a form feed, vertical tab, NEL or
+    Unicode line separator inside a line stays in that line (str.splitlines would split there
+    and put the caret under the wrong line)."""
 
     name: str
     text: str = field(repr=False, compare=False)
 
+    @cached_property
+    def _starts(self) -> list[int]:
+        """Offsets where lines begin, found once per source (errors are printed in linear time)."""
+        starts, at = [0], self.text.find("\n")
+        while at >= 0:
+            starts.append(at + 1)
+            at = self.text.find("\n", at + 1)
+        return starts
+
     def line(self, lineno: int) -> str:
-        lines = self.text.splitlines()
-        return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+        """Line ``lineno`` (1-based) without its line end; "" past the end."""
+        if not 0 < lineno <= len(self._starts):
+            return ""
+        start = self._starts[lineno - 1]
+        end = self._starts[lineno] - 1 if lineno < len(self._starts) else len(self.text)
+        return self.text[start:end].removesuffix("\r")
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset."""
+        line = bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
 
 
 @dataclass(frozen=True)
@@ -38,14 +64,25 @@ class Span:
         return self.source.name if self.source else "<input>"
 
     def render(self) -> str:
-        """The source line with a caret (or a run of carets) under the span."""
+        """The source line with a caret (or a run of carets) under the span.
+
+        Control characters show as spaces (so the caret stays under its column); a line wider
+        than MAX_SHOWN_LINE is clipped to a window around the caret, marked with "..."."""
         if self.source is None:
             return ""
         text = self.source.line(self.line)
         width = self.end_column - self.column if self.end_line == self.line else len(text) - self.column + 1
-        width = max(1, width)
+        col, width = self.column - 1, max(1, width)
+        if len(text) > MAX_SHOWN_LINE:
+            width = min(width, MAX_SHOWN_LINE // 2)
+            start = max(0, min(col - MAX_SHOWN_LINE // 3, len(text) - MAX_SHOWN_LINE))
+            end = start + MAX_SHOWN_LINE
+            head, tail = ("..." if start else ""), ("..." if end < len(text) else "")
+            text = head + text[start:end] + tail
+            col += len(head) - start
+        text = "".join(" " if not c.isprintable() else c for c in text)
         gutter = f"{self.line:>4} | "
-        return f"{gutter}{text}\n{' ' * len(gutter)}{' ' * (self.column - 1)}{'^' * width}"
+        return f"{gutter}{text}\n{' ' * len(gutter)}{' ' * col}{'^' * width}"
 
 
 class GenospecError(Exception):
@@ -91,7 +128,13 @@ class SpecErrors(GenospecError):
         super().__init__(f"{len(self.errors)} errors")
 
     def __str__(self) -> str:
-        return "\n\n".join(str(e) for e in self.errors)
+        shown = "\n\n".join(str(e) for e in self.errors[:MAX_PRINTED_ERRORS])
+        rest = len(self.errors) - MAX_PRINTED_ERRORS
+        return shown + (f"\n\n... and {rest:,} more errors ({len(self.errors):,} in all)" if rest > 0 else "")
+
+
+class GenospecWarning(UserWarning):
+    """Something a user should know that does not stop the command (the CLI prints it)."""
 
 
 class ConversionError(GenospecError):
@@ -125,7 +168,11 @@ def _position(e: GenospecError) -> tuple:
 
 def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     """A hint naming the closest known name, or listing the known names when few."""
-    known = sorted(set(known))
+    return _did_you_mean(name, tuple(sorted(set(known))))
+
+
+@lru_cache(maxsize=1024)  # a file with thousands of errors often repeats one misspelling
+def _did_you_mean(name: str, known: tuple[str, ...]) -> str | None:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"

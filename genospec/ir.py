@@ -18,6 +18,8 @@ from typing import Iterator, Literal
 
 import networkx as nx
 
+from .errors import SpecError
+
 OUT = "out"
 ZERO_KIND = "zero"
 
@@ -215,7 +217,10 @@ class Space:
             if c.reduction == reduction:
                 return c
         if not reduction:
-            raise KeyError("space has no stride-1 cell")
+            where = f" ({self.file})" if self.file else ""
+            raise SpecError(f"{self.kind} '{self.name}'{where} has no stride-1 cell: every cell it declares "
+                            f"({', '.join(self.cells) or 'none'}) has stride 2",
+                            hint="a network needs a normal cell (stride 1) between its reduction cells")
         return self.cell_for(False)
 
     def selectable_ops(self, cell: Cell, edge: Edge) -> tuple[str, ...]:

@@ -13,21 +13,23 @@ from .nb201 import parse_nb201, to_nb201
 
 def read_any(source: str, name: str | None = None) -> Space:
     """A genotype from a .gs / .json / DARTS-genotypes file, or a DARTS or NAS-Bench-201 string."""
+    from ..lang.loader import load, read_text
     text = source.strip()
     looks_inline = text.startswith(("|", "Genotype(")) or "Genotype(" in text
     path = Path(source)
-    if not looks_inline and path.is_file():
+    if not looks_inline and _exists(path):
         if path.suffix == ".gs":
-            from ..lang.loader import load
             obj = load(path).get(name)
             return obj.space if isinstance(obj, Recipe) else obj
-        content = path.read_text(encoding="utf-8")
+        content = read_text(path)  # a regular file of at most MAX_FILE_BYTES, or a clear error
         if path.suffix == ".json":
             from ..irjson import space_from_json
             try:
                 return space_from_json(json.loads(content))
             except json.JSONDecodeError as e:
                 raise ConversionError(f"{path} is not JSON: {e}") from None
+            except RecursionError:
+                raise ConversionError(f"{path}: JSON nested too deep for an IR document") from None
         if "Genotype(" in content:
             found = parse_genotype_file(content, str(path)) if "=" in content.split("Genotype(")[0] \
                 else {"genotype": parse_genotype(content, name or path.stem, str(path))}
@@ -45,11 +47,20 @@ def read_any(source: str, name: str | None = None) -> Space:
         return parse_nb201(text, name or "nb201")
     if "Genotype(" in text:
         return parse_genotype(text, name or "genotype")
-    if not looks_inline and not path.exists() and source.endswith((".gs", ".json", ".txt")):
+    if not looks_inline and not _exists(path) and source.endswith((".gs", ".json", ".txt")):
         raise ConversionError(f"no such file: {source}")
     raise ConversionError("cannot tell what this is",
                           hint="give a .gs or .json file, a DARTS Genotype(...) string or a "
                                "NAS-Bench-201 |op~0|+|...| string")
+
+
+def _exists(path: Path) -> bool:
+    """Whether something (a file, or a FIFO or device that reading will refuse) is at ``path``;
+    False for text that cannot be a path (too long, a NUL byte)."""
+    try:
+        return path.exists() and not path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def convert_to(space: Space, target: str, *, of: str | None = None, imports: list[str] | None = None) -> str:

@@ -12,13 +12,13 @@ reads into ``{NAME: Space}``.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import ConversionError, Source, Span, did_you_mean
 from ..ir import Cell, Edge, Network, OpDef, Output, Space, Topology
+from ..limits import MAX_GENOTYPE_ENTRIES, MAX_NESTING, MAX_NODES, MAX_NUMBER_CHARS
 from ..oplib import STANDARD_OPS
 
 FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
@@ -52,18 +52,13 @@ class _Tok:
 
 
 class _Positions:
-    """Character offsets of one text -> spans (line starts found once, then bisected)."""
+    """Character offsets of one text -> spans (lines end at "\n", as in every genospec error)."""
 
     def __init__(self, source: Source):
         self.source = source
-        self.starts = [0] + [m.end() for m in re.finditer("\n", source.text)]
-
-    def _pos(self, offset: int) -> tuple[int, int]:
-        line = bisect_right(self.starts, offset)
-        return line, offset - self.starts[line - 1] + 1
 
     def span(self, start: int, end: int) -> Span:
-        (l0, c0), (l1, c1) = self._pos(start), self._pos(max(start + 1, end))
+        (l0, c0), (l1, c1) = self.source.position(start), self.source.position(max(start + 1, end))
         return Span(self.source, l0, c0, l1, c1)
 
 
@@ -74,6 +69,9 @@ def _tokenize(source: Source) -> list[_Tok]:
         if m is None:
             raise ConversionError(f"unexpected character {text[i]!r} in a DARTS genotype",
                                   where.span(i, i + 1))
+        if m.lastgroup == "int" and len(m.group()) > MAX_NUMBER_CHARS:
+            raise ConversionError(f"a number of {len(m.group()):,} digits is longer than the limit of "
+                                  f"{MAX_NUMBER_CHARS}", where.span(i, m.end()))
         if m.lastgroup not in ("ws", "comment"):
             toks.append(_Tok(m.lastgroup, m.group(), where.span(i, m.end())))
         i = m.end()
@@ -146,7 +144,7 @@ class _Parser:
                                       self.tok.span)
             if name in fields:
                 raise ConversionError(f"Genotype field {name!r} given twice", self.tok.span)
-            fields[name] = self.value()
+            fields[name] = self.value(1)
             self.separator(")")
         close = self.take("punct", ")")
         missing = [f for f in FIELDS if f not in fields]
@@ -154,7 +152,8 @@ class _Parser:
             raise ConversionError(f"Genotype is missing {', '.join(missing)}", close.span)
         return fields
 
-    def value(self) -> _Val:
+    def value(self, depth: int = 0) -> _Val:
+        """A literal nested ``depth`` brackets deep (at most MAX_NESTING)."""
         t = self.tok
         if t.kind == "int":
             self.i += 1
@@ -169,13 +168,23 @@ class _Parser:
             self.take("punct", ",")
             hi = int(self.take("int").text)
             self.take("punct", ")")
+            if hi - lo > MAX_NODES:
+                raise ConversionError(f"range({lo}, {hi}) lists {hi - lo:,} nodes, more than the limit of "
+                                      f"{MAX_NODES}", t.span)
             return _Val("range", list(range(lo, hi)), t.span)
         if self.at("[") or self.at("("):
+            if depth >= MAX_NESTING:
+                raise ConversionError(f"brackets nested more than {MAX_NESTING} deep", t.span,
+                                      "a DARTS genotype nests lists of (op, input) tuples two deep")
             close = "]" if t.text == "[" else ")"
             self.i += 1
             items = []
             while not self.at(close):
-                items.append(self.value())
+                if len(items) == MAX_GENOTYPE_ENTRIES:
+                    raise ConversionError(f"a list of more than {MAX_GENOTYPE_ENTRIES} items", t.span,
+                                          f"a DARTS cell lists at most {MAX_GENOTYPE_ENTRIES} (op, input) "
+                                          f"pairs ({MAX_NODES} nodes)")
+                items.append(self.value(depth + 1))
                 self.separator(close)
             self.take("punct", close)
             return _Val("list" if close == "]" else "tuple", items, t.span)
@@ -286,8 +295,8 @@ def parse_genotype_file(text: str, filename: str = "<string>") -> dict[str, Spac
 
 def load_genotype_file(path: str | Path) -> dict[str, Space]:
     """Read a file of DARTS genotype assignments (see :func:`parse_genotype_file`)."""
-    path = Path(path)
-    return parse_genotype_file(path.read_text(encoding="utf-8"), str(path))
+    from ..lang.loader import read_text
+    return parse_genotype_file(read_text(path), str(path))
 
 
 # -- back to DARTS --------------------------------------------------------------------------

@@ -11,13 +11,14 @@ import re
 
 from ..errors import ConversionError, Source, Span, did_you_mean
 from ..ir import Cell, Edge, Network, OpDef, Output, Space, Topology
+from ..limits import MAX_NODES
 from ..oplib import STANDARD_OPS
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The NAS-Bench-201 op set; other standard ops (DARTS-PT's ``noise`` variant) also parse."""
 
 _SHAPE = re.compile(r"\|(?:[^|+]+\|)+(?:\+\|(?:[^|+]+\|)+)*")
-_ENTRY = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)~([0-9]+)")
+_ENTRY = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)~([0-9]{1,9})")  # a longer source is no earlier node
 _EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
 
@@ -33,6 +34,9 @@ def parse_nb201(text: str, name: str = "nb201", filename: str = "<string>") -> S
     if not _SHAPE.fullmatch(text):
         raise ConversionError("not a NAS-Bench-201 arch string", Span(source, 1, 1, 1, len(text) + 1),
                               f"expected the form {_EXAMPLE}")
+    if text.count("+") >= MAX_NODES:
+        raise ConversionError(f"{text.count('+') + 1:,} nodes, more than the limit of {MAX_NODES}",
+                              Span(source, 1, 1, 1, 2))
     edges: list[Edge] = []
     node, order = 1, 0
     for m in re.finditer(r"\+|[^|+]+", text):
@@ -43,7 +47,8 @@ def parse_nb201(text: str, name: str = "nb201", filename: str = "<string>") -> S
         span = Span(source, 1, m.start() + 1, 1, m.end() + 1)
         entry = _ENTRY.fullmatch(m.group())
         if entry is None:
-            raise ConversionError(f"expected op~source, found {m.group()!r}", span)
+            found = m.group() if len(m.group()) <= 40 else m.group()[:40] + "..."
+            raise ConversionError(f"expected op~source, found {found!r}", span)
         op, src = entry.group(1), int(entry.group(2))
         if op not in STANDARD_OPS:
             raise ConversionError(f"unknown op {op!r}", span, did_you_mean(op, NB201_OPS))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ir
-from ..errors import GenospecError, SpecError, did_you_mean, raise_all
+from ..errors import GenospecError, Source, Span, SpecError, did_you_mean, raise_all
+from ..limits import MAX_FILE_BYTES
 from . import ast
 from .parser import parse
 from .resolve import Resolver
@@ -59,7 +62,6 @@ def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
         if isinstance(d, ast.Import):
             try:
                 target = (path.parent / d.path).resolve()
-                found = target.is_file()
             except (OSError, ValueError, RuntimeError) as e:  # a name too long, a NUL byte, a symlink loop
                 errors.append(SpecError(f"cannot import '{d.path}': {_reason(e)}", d.span))
                 continue
@@ -69,14 +71,17 @@ def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
                 continue
             if target in seen:
                 continue
-            if not found:
-                errors.append(SpecError(f"cannot import '{d.path}': no such file", d.span,
-                                        f"paths are relative to {path.parent}"))
+            if target.suffix != ".gs":  # never read (and quote in an error) a file of another kind
+                errors.append(SpecError(f"cannot import '{d.path}': only .gs files can be imported", d.span))
                 continue
             try:
-                imported = target.read_text(encoding="utf-8")
-            except (OSError, ValueError) as e:
-                errors.append(SpecError(f"cannot import '{d.path}': {_reason(e)}", d.span))
+                imported = decode(read_bytes(target), _display(target))
+            except Unreadable as e:
+                errors.append(SpecError(f"cannot import '{d.path}': {e}", d.span,
+                                        f"paths are relative to {path.parent}" if str(e) == "no such file" else None))
+                continue
+            except SpecError as e:  # not UTF-8: points into the imported file
+                errors.append(e)
                 continue
             _collect(target, imported, decls, [*stack, target], errors, seen)
             continue
@@ -138,18 +143,73 @@ def _unique(errors: list[GenospecError]) -> list[GenospecError]:
 
 
 def _reason(e: Exception) -> str:
-    if isinstance(e, UnicodeDecodeError):
-        return "it is not UTF-8 text"
     return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
+class Unreadable(Exception):
+    """Why a file cannot be read (see read_text)."""
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file of at most MAX_FILE_BYTES bytes, or Unreadable saying why.
+
+    Directories, FIFOs, devices and sockets are refused without reading (``/dev/zero`` would never
+    end, a FIFO would block)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise Unreadable("no such file") from None
+    except (OSError, ValueError) as e:
+        raise Unreadable(_reason(e)) from None
+    mode = os.fstat(fd)
+    if not stat.S_ISREG(mode.st_mode) or mode.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        raise Unreadable(f"it is {_kind(mode.st_mode)}, not a regular file" if not stat.S_ISREG(mode.st_mode)
+                         else _too_big(mode.st_size))
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            raise Unreadable(_reason(e)) from None
+    if len(data) > MAX_FILE_BYTES:  # a file that grew, or a /proc file of size 0
+        raise Unreadable(_too_big(len(data)))
+    return data
+
+
+def decode(data: bytes, shown: str) -> str:
+    """UTF-8 text, or a SpecError at the line and column of the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        source = Source(shown, data.decode("utf-8", errors="replace"))
+        line, col = source.position(len(data[:e.start].decode("utf-8", errors="replace")))
+        raise SpecError(f"{shown} is not UTF-8 text: byte 0x{data[e.start]:02x} cannot start or continue "
+                        "a character", Span(source, line, col, line, col + 1), "save the file as UTF-8") from None
+
+
+def read_text(path: str | Path, shown: str | None = None) -> str:
+    """The UTF-8 text of a regular file (see read_bytes and decode); problems are SpecErrors
+    naming the file as ``shown`` (default: ``path``)."""
+    shown = shown or str(path)
+    try:
+        data = read_bytes(path)
+    except Unreadable as e:
+        raise SpecError(f"no such file: {shown}" if str(e) == "no such file" else f"cannot read {shown}: {e}",
+                        None) from None
+    return decode(data, shown)
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _too_big(size: int) -> str:
+    return f"it has {size:,} bytes or more, more than the limit of {MAX_FILE_BYTES:,}"
 
 
 def load(path: str | Path) -> Module:
     """Read and check a `.gs` file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"no such file: {p}", None) from None
-    except (OSError, ValueError) as e:
-        raise SpecError(f"cannot read {p}: {_reason(e)}", None) from None
-    return loads(text, str(p))
+    return loads(read_text(path), str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
@@ -9,7 +10,8 @@ from importlib import resources
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import GenospecError, Source, Span, SpecSyntaxError
+from ..errors import GenospecError, Source, Span, SpecError, SpecSyntaxError, raise_all
+from ..limits import MAX_EXPONENT, MAX_NUMBER_CHARS
 from . import ast
 
 # What each terminal means to a person reading an error.
@@ -31,6 +33,7 @@ def _describe(terminal: str) -> str:
 
 
 _COMMENTS: ContextVar[list | None] = ContextVar("genospec_comments", default=None)
+_NUMBERS: ContextVar[list | None] = ContextVar("genospec_numbers", default=None)
 
 
 def _collect_comment(tok: Token) -> Token:
@@ -38,6 +41,32 @@ def _collect_comment(tok: Token) -> Token:
     if sink is not None:
         sink.append(ast.Comment(str(tok), tok.line, tok.column))
     return tok
+
+
+def _check_number(tok: Token) -> Token:
+    """Remember a number token that is too long or too large to mean anything (see
+    number_problem); parse() reports them all once the file has parsed."""
+    sink = _NUMBERS.get()
+    if sink is not None and number_problem(str(tok)) is not None:
+        sink.append(tok)
+    return tok
+
+
+def number_problem(text: str) -> str | None:
+    """Why the number literal ``text`` is refused, or None.
+
+    Longer than MAX_NUMBER_CHARS, an exponent beyond MAX_EXPONENT, or a value no 64-bit float
+    holds: such a number means nothing in a spec, and turning it into an int, a float or a
+    Fraction could take minutes (``1e999999999``) or fail (more than 4,300 digits)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        return f"a number of {len(text):,} characters is longer than the limit of {MAX_NUMBER_CHARS}"
+    number = text.rstrip("C")  # a channel count: 3C
+    _, _, exponent = number.lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_EXPONENT:
+        return f"the exponent of {text} is beyond the limit of ±{MAX_EXPONENT}"
+    if not math.isfinite(float(number)):
+        return f"{text} is too large for a number (the largest is about 1.8e308)"
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -49,20 +78,24 @@ def grammar_parser() -> Lark:
     fresh process (`genospec compile`)."""
     text = resources.files("genospec.grammar").joinpath("genospec.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False,
-                lexer_callbacks={"COMMENT": _collect_comment}, cache=True)
+                lexer_callbacks={"COMMENT": _collect_comment, "NUMBER": _check_number,
+                                 "CHANNELS": _check_number}, cache=True)
 
 
 def parse(text: str, path: str = "<input>") -> ast.File:
     """Parse ``text`` (read from ``path``) into an AST; syntax errors raise SpecSyntaxError."""
     source = Source(path, text)
     comments: list[ast.Comment] = []
-    token = _COMMENTS.set(comments)
+    numbers: list[Token] = []
+    token, number_token = _COMMENTS.set(comments), _NUMBERS.set(numbers)
     try:
         tree = grammar_parser().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, source) from None
     finally:
         _COMMENTS.reset(token)
+        _NUMBERS.reset(number_token)
+    raise_all([SpecError(number_problem(str(t)) or "", _span(source, t)) for t in numbers])
     try:
         decls = _ToAst(source).transform(tree)
     except VisitError as e:  # a callback raised: unwrap genospec's own errors
@@ -75,13 +108,12 @@ def parse(text: str, path: str = "<input>") -> ast.File:
 def _syntax_error(e: UnexpectedInput, source: Source) -> SpecSyntaxError:
     line, col = max(getattr(e, "line", 1) or 1, 1), max(getattr(e, "column", 1) or 1, 1)
     if isinstance(e, UnexpectedToken) and e.token.type == "$END" or isinstance(e, UnexpectedEOF):
-        lines = source.text.rstrip().splitlines() or [""]
-        line, col = len(lines), len(lines[-1]) + 1
+        line, col = source.position(len(source.text.rstrip()))
         found = "end of file"
     elif isinstance(e, UnexpectedToken):
-        found = f"'{e.token}'"
+        found = _shown(str(e.token))
     elif isinstance(e, UnexpectedCharacters):
-        found = f"'{source.line(line)[col - 1:col]}'"
+        found = _shown(source.line(line)[col - 1:col])
     else:
         found = "this"
     expected = sorted({_describe(t) for t in (getattr(e, "expected", None) or getattr(e, "allowed", None) or ())})
@@ -92,6 +124,13 @@ def _syntax_error(e: UnexpectedInput, source: Source) -> SpecSyntaxError:
         shown = expected if len(expected) <= 6 else expected[:6] + ["..."]
         hint = "expected " + ", ".join(shown)
     return SpecSyntaxError(f"unexpected {found}", span, hint)
+
+
+def _shown(text: str) -> str:
+    """A token as an error quotes it: 'text', or its escaped form when it holds a control
+    character (a form feed, a NUL byte, a line separator)."""
+    text = text if len(text) <= 40 else text[:40] + "..."
+    return f"'{text}'" if text.isprintable() else ascii(text)
 
 
 def _span(source: Source, node: Tree | Token) -> Span:

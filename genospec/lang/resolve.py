@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..errors import GenospecError, Span, SpecError, did_you_mean
+from ..limits import (MAX_CELL_EDGES, MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_NETWORK_CELLS, MAX_NODES,
+                      MAX_TOPOLOGY_CHOICES)
 from ..oplib import KINDS, STANDARD_OPS
 from . import ast
 from .settings import read_network, read_settings
 
-MAX_NODES = 64  # the most inputs, or intermediate nodes, one cell may declare
+# The largest value of each network-block setting (a network is refused before it is built).
+NETWORK_LIMITS = {"cells": MAX_NETWORK_CELLS, "channels": MAX_CHANNELS, "classes": MAX_CLASSES,
+                  "input": MAX_INPUT_SIZE}
 
 
 @dataclass
@@ -104,7 +108,7 @@ class Resolver:
             elif isinstance(item, ast.CellDecl):
                 self._cell(item, state)
             elif isinstance(item, ast.NetworkBlock):
-                state.network.update(read_network(item, self.errors))
+                state.network.update(self._read_network(item))
         return state
 
     def _ops(self, block: ast.OpsBlock, state: _SpaceState) -> None:
@@ -198,6 +202,18 @@ class Resolver:
         self.spaces[name.value] = space
         return space
 
+    def _read_network(self, block: ast.NetworkBlock) -> dict[str, object]:
+        """A network block's settings; a size beyond its limit (NETWORK_LIMITS) is an error at
+        the number, and the setting is dropped."""
+        too_big = set()
+        for st in block.settings:
+            limit = NETWORK_LIMITS.get(st.key.value)
+            for v in st.values if limit is not None else ():
+                if v.kind == "number" and abs(float(v.text)) > limit:
+                    self.error(f"network {st.key.value} {v.text} is more than the limit of {limit:,}", v.span)
+                    too_big.add("input_size" if st.key.value == "input" else st.key.value)
+        return {k: v for k, v in read_network(block, self.errors).items() if k not in too_big}
+
     def _network(self, settings: dict[str, object], span: Span) -> ir.Network:
         try:
             return ir.Network(**settings)  # type: ignore[arg-type]
@@ -263,13 +279,19 @@ class Resolver:
                 continue
             self._check_op_names(ov.ops, ops)
             edges[key] = tuple(o.value for o in ov.ops)
+        if len(edges) > MAX_CELL_EDGES:
+            self.error(f"cell '{name}' has {len(edges):,} edges, more than the limit of {MAX_CELL_EDGES:,}",
+                       c.span)
+            return None
         all_ops = tuple(o for o in ops)
         ir_edges = [ir.Edge(i, j, chosen if chosen is not None else all_ops, order=k)
                     for k, ((i, j), chosen) in enumerate(sorted(edges.items(), key=lambda kv: (kv[0][1], kv[0][0])))]
         if not ops and len(self.errors) == n_errors:
             self.error(f"cell '{name}' has edges but the space defines no ops", c.span, "add an `ops { ... }` block")
         topology = self._topology(c.topology)
-        incoming = {j: sum(1 for e in ir_edges if e.dst == j) for j in node_ids}
+        incoming = dict.fromkeys(node_ids, 0)
+        for e in ir_edges:
+            incoming[e.dst] += 1
         for j, n in incoming.items() if len(self.errors) == n_errors else ():
             if n == 0:
                 self.error(f"node {j} of cell '{name}' has no incoming edge", c.span,
@@ -277,6 +299,13 @@ class Resolver:
             elif topology.kind == "pick" and n < topology.lo and c.topology is not None:
                 self.error(f"node {j} of cell '{name}' has {n} incoming edge(s), fewer than "
                            f"'{topology.describe()}' asks for", c.topology.span)
+            elif topology.kind == "pick" and c.topology is not None \
+                    and (count := topology.count(n)) > MAX_TOPOLOGY_CHOICES:
+                self.error(f"node {j} of cell '{name}' has {n} incoming edges: '{topology.describe()}' gives "
+                           f"{count:,} edge combinations, more than the limit of {MAX_TOPOLOGY_CHOICES:,}",
+                           c.topology.span, "pick fewer edges (pick 2, pick 1..3) or give the node fewer "
+                           "incoming edges")
+                break
         output = self._output(c.output, inputs, nodes, name)
         if len(self.errors) > n_errors:
             return None
@@ -359,6 +388,10 @@ class Resolver:
             if j not in rules:
                 self.error(f"node {j} of cell '{name}' has no inputs", c.span, f"add `{j} <- op(input)`")
                 continue
+            if len(edges) + len(rules[j].inputs) > MAX_CELL_EDGES:
+                self.error(f"cell '{name}' has {len(edges) + len(rules[j].inputs):,} edges up to node {j}, "
+                           f"more than the limit of {MAX_CELL_EDGES:,}", rules[j].node.span)
+                return None
             for k, inp in enumerate(rules[j].inputs):
                 src = inp.src.value
                 if not inp.src.is_int or src < 0 or src >= j:
@@ -392,7 +425,7 @@ class Resolver:
         broken = False  # the space's cell failed its own checks, which were reported there
         for item in decl.items:
             if isinstance(item, ast.NetworkBlock):
-                scratch.network.update(read_network(item, self.errors))
+                scratch.network.update(self._read_network(item))
             if not isinstance(item, ast.CellDecl):
                 continue
             if item.name.value in cells:
