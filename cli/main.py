@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,9 +49,19 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from genospec.errors import GenospecError
+        from genospec.errors import GenospecError, GenospecWarning
+
+        def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+            if issubclass(category, GenospecWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                shown(message, category, *rest, **kw)
+
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():  # genospec's own warnings as one line on stderr
+                warnings.simplefilter("always", GenospecWarning)
+                shown, warnings.showwarning = warnings.showwarning, show
+                return fn(*args, **kwargs)
         except GenospecError as e:
             click.echo(str(e), err=True)
             sys.exit(e.exit_code)
@@ -152,22 +163,26 @@ def compile_cmd(file: str, name: str | None, layout: str | None, cells: int | No
               help="Draw the architecture weights a search run reached on FILE's cells "
                    "(FILE: the space that stage searched).")
 @click.option("--stage", help="With --weights: the stage whose last epoch is drawn (default: the last).")
+@click.option("--top", type=click.IntRange(min=0), default=2, show_default=True,
+              help="With --weights: op weights labelled on each edge, largest first (0: all).")
 @reports_errors
 def render(file: str, name: str | None, output: str | None, cell_names: tuple[str, ...],
-           run_dir: str | None, stage: str | None) -> None:
+           run_dir: str | None, stage: str | None, top: int) -> None:
     """Draw the cells of a genotype (or a space) with graphviz.
 
     Genotype cells are drawn the DARTS way: c_{k-2}, c_{k-1}, numbered nodes, c_{k}, the op on
     every edge; only the nodes in the cell's output feed c_{k}. Spaces show the op count per
-    edge, groups and the topology rule. With several cells, one file per cell is written
-    (NAME_CELL.suffix).
+    edge, groups and the topology rule. With --weights, each edge shows its --top largest op
+    weights, pen width by edge weight, the edges and ops the stage selected in red and bold.
+    With several cells, one file per cell is written (NAME_CELL.suffix).
     """
     from genospec.render.draw import draw_to_files
     obj = _load(file, name)
     space = getattr(obj, "space", obj)
     if stage is not None and run_dir is None:
         raise click.UsageError("--stage chooses a stage of the run given with --weights")
-    for path in draw_to_files(space, output, list(cell_names) or None, run_dir, stage):
+    for path in draw_to_files(space, output, list(cell_names) or None, run_dir, stage,
+                              top=top or None):
         click.echo(str(path))
 
 
@@ -185,8 +200,9 @@ def fmt(files: tuple[str, ...], check: bool) -> None:
     from genospec.checkpoint import atomic_write_text
     from genospec.lang.fmt import format_text
     changed = []
+    from genospec.lang.loader import read_text
     for f in files:
-        before = Path(f).read_text(encoding="utf-8")
+        before = read_text(f)
         after = format_text(before, f)
         if after != before:
             changed.append(f)

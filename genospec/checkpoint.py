@@ -14,10 +14,11 @@ import os
 import random
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable
 
-from .errors import GenospecError
+from .errors import GenospecError, GenospecWarning
 
 if TYPE_CHECKING:
     import torch
@@ -95,7 +96,10 @@ def _keep_previous(path: Path) -> None:
 
 
 def load(path: str | Path, map_location: str | torch.device | None = "cpu") -> Any:
-    """Load a checkpoint (``weights_only=True``), falling back to the previous one if needed."""
+    """Load a checkpoint (``weights_only=True``), falling back to the previous one if needed.
+
+    A fallback is announced with a GenospecWarning (the CLI prints it): the run continues from
+    an earlier point than the user may expect."""
     import torch
 
     path = Path(path)
@@ -105,10 +109,33 @@ def load(path: str | Path, map_location: str | torch.device | None = "cpu") -> A
             failures.append(f"{candidate}: missing")
             continue
         try:
-            return torch.load(candidate, map_location=map_location, weights_only=True)
+            state = torch.load(candidate, map_location=map_location, weights_only=True)
         except Exception as e:  # torch raises several types for truncated or foreign files
             failures.append(f"{candidate}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            continue
+        if failures:
+            warnings.warn(GenospecWarning(f"{failures[0]}; continuing from the previous checkpoint {candidate}"),
+                          stacklevel=2)
+        return state
     raise CheckpointError(f"no readable checkpoint at {path}", hint="; ".join(failures))
+
+
+def check_fields(state: Any, fields: dict[str, type | tuple[type, ...]], path: str | Path) -> None:
+    """Raise CheckpointError naming ``path`` unless ``state`` is a dict holding every key of
+    ``fields`` with a value of its type(s) (a file from another program, an older version or
+    another space is refused here, not by a KeyError deep inside a run)."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} does not hold a genospec checkpoint (found {type(state).__name__})")
+    missing = [k for k in fields if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}",
+                              hint="it was not written by this version of genospec, or not for this run")
+    for key, kinds in fields.items():
+        value = state[key]
+        if not isinstance(value, kinds) or isinstance(value, bool) and bool not in (
+                kinds if isinstance(kinds, tuple) else (kinds,)):
+            want = " or ".join(t.__name__ for t in (kinds if isinstance(kinds, tuple) else (kinds,)))
+            raise CheckpointError(f"{path}: '{key}' holds {type(value).__name__}, not {want}")
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

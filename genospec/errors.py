@@ -43,6 +43,10 @@ class Source:
         end = self._starts[lineno] - 1 if lineno < len(self._starts) else len(self.text)
         return self.text[start:end].removesuffix("\r")
 
+    def offset(self, line: int, column: int) -> int:
+        """The character offset of a 1-based line and column."""
+        return self._starts[min(line, len(self._starts)) - 1] + column - 1
+
     def position(self, offset: int) -> tuple[int, int]:
         """1-based line and column of a character offset."""
         line = bisect_right(self._starts, offset)

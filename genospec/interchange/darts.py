@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from ..errors import ConversionError, Source, Span, did_you_mean
 from ..ir import Cell, Edge, Network, OpDef, Output, Space, Topology
-from ..limits import MAX_GENOTYPE_ENTRIES, MAX_NESTING, MAX_NODES, MAX_NUMBER_CHARS
+from ..limits import MAX_FILE_BYTES, MAX_GENOTYPE_ENTRIES, MAX_NESTING, MAX_NODES, MAX_NUMBER_CHARS
 from ..oplib import STANDARD_OPS
 
 FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
@@ -48,7 +48,12 @@ _TOKEN = re.compile(r"""
 class _Tok:
     kind: str  # name, int, str, punct, end
     text: str
-    span: Span
+    start: int
+    where: "_Positions"
+
+    @property
+    def span(self) -> Span:  # found only when needed: a long text has many tokens
+        return self.where.span(self.start, self.start + len(self.text))
 
 
 class _Positions:
@@ -64,6 +69,9 @@ class _Positions:
 
 def _tokenize(source: Source) -> list[_Tok]:
     text, i, toks, where = source.text, 0, [], _Positions(source)
+    if len(text) > MAX_FILE_BYTES:
+        raise ConversionError(f"a DARTS genotype text of {len(text):,} characters, more than the limit of "
+                              f"{MAX_FILE_BYTES:,}")
     while i < len(text):
         m = _TOKEN.match(text, i)
         if m is None:
@@ -73,9 +81,9 @@ def _tokenize(source: Source) -> list[_Tok]:
             raise ConversionError(f"a number of {len(m.group()):,} digits is longer than the limit of "
                                   f"{MAX_NUMBER_CHARS}", where.span(i, m.end()))
         if m.lastgroup not in ("ws", "comment"):
-            toks.append(_Tok(m.lastgroup, m.group(), where.span(i, m.end())))
+            toks.append(_Tok(m.lastgroup, m.group(), i, where))
         i = m.end()
-    toks.append(_Tok("end", "", where.span(len(text), len(text))))
+    toks.append(_Tok("end", "", len(text), where))
     return toks
 
 

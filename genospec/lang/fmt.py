@@ -14,10 +14,10 @@ import dataclasses
 from pathlib import Path
 
 from ..checkpoint import atomic_write_text
-from ..errors import GenospecError, InternalError, SpecError, SpecSyntaxError
+from ..errors import GenospecError, InternalError, SpecSyntaxError
 from ..irjson import space_to_json
 from . import ast
-from .loader import Module, loads
+from .loader import Module, loads, read_text
 from .parser import parse
 from .printer import print_file
 
@@ -34,10 +34,7 @@ def format_file(path: str | Path, write: bool = True) -> bool:
     """Format the file at ``path``; True when it was not canonical (rewritten, atomically, if
     ``write``)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read {p}: {e}", None) from None
+    text = read_text(p)  # a regular UTF-8 file under MAX_FILE_BYTES, or a SpecError saying why
     out = format_text(text, str(p))
     if out == text:
         return False

@@ -150,6 +150,36 @@ class Unreadable(Exception):
     """Why a file cannot be read (see read_text)."""
 
 
+def bundle_text(path: str | Path) -> str:
+    """The text of a `.gs` file with every file it imports (and they import) inlined before it,
+    each under a comment naming it, and its import statements commented out: one file that
+    compiles anywhere (a run directory keeps its recipe this way)."""
+    root = Path(path).resolve()
+    done: set[Path] = set()
+    parts: list[str] = []
+
+    def visit(p: Path) -> None:
+        done.add(p)
+        text = read_text(p)
+        source = Source(str(p), text)
+        tree = parse(text, str(p))
+        out, at = [], 0
+        for d in tree.decls:
+            if isinstance(d, ast.Import):
+                target = (p.parent / d.path).resolve()
+                if target not in done:
+                    visit(target)
+                start = source.offset(d.span.line, d.span.column)
+                end = source.offset(d.span.end_line, d.span.end_column)
+                out += [text[at:start], f"# inlined: {text[start:end]}"]
+                at = end
+        body = "".join(out) + text[at:]
+        parts.append(body if p == root else f"# ---- inlined from {_display(p)} ----\n{body.rstrip()}\n\n")
+
+    visit(root)
+    return "".join(parts)
+
+
 def read_bytes(path: str | Path) -> bytes:
     """The bytes of a regular file of at most MAX_FILE_BYTES bytes, or Unreadable saying why.
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -99,12 +100,30 @@ class RunDir:
     # -- files -----------------------------------------------------------------------------
     def write_resolved(self, data: dict[str, Any]) -> None:
         checkpoint.atomic_write_text(self.path / RESOLVED, json.dumps(data, indent=2) + "\n")
+        recipe_file = data.get("recipe_file")
+        if recipe_file and Path(recipe_file).is_file():  # recipe.gs: with its imports inlined, so
+            from ..lang.loader import bundle_text  # that it compiles from the run directory
+            checkpoint.atomic_write_text(self.recipe_copy, bundle_text(recipe_file))
 
     def read_resolved(self) -> dict[str, Any]:
+        """resolved.json, checked for the fields a run reads (RunDirError naming what is wrong)."""
+        path = self.path / RESOLVED
         try:
-            return json.loads((self.path / RESOLVED).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise RunDirError(f"cannot read {self.path / RESOLVED}: {e}") from None
+            plan = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as e:  # ValueError: bad JSON or not UTF-8
+            raise RunDirError(f"cannot read {path}: {e}") from None
+        fields = {"recipe": str, "space": str, "start": int, "stages": list}
+        bad = [k for k, t in fields.items() if not isinstance(plan, dict) or not isinstance(plan.get(k), t)]
+        stages = plan.get("stages") if isinstance(plan, dict) else None
+        if not bad and not all(isinstance(st, dict) and isinstance(st.get("name"), str)
+                               and isinstance(st.get("settings"), dict) for st in stages):
+            bad = ["stages (each a {\"name\": ..., \"settings\": {...}})"]
+        if not bad and not 0 <= plan["start"] < len(stages):
+            bad = [f"start (stage {plan['start']} of {len(stages)})"]
+        if bad:
+            raise RunDirError(f"{path} is damaged: missing or malformed {', '.join(bad)}",
+                              hint="it is written by `genospec search`; restore it or start a new run")
+        return plan
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         checkpoint.append_jsonl(self.metrics_path, record)
@@ -121,11 +140,41 @@ class RunDir:
             checkpoint.atomic_write_text(self.metrics_path, text)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        checkpoint.atomic_save(state, self.checkpoint_path)
+        checkpoint.atomic_save({**state, "run_id": self._identity()}, self.checkpoint_path)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        """The latest whole checkpoint, or None when the run never wrote one."""
+        """The latest whole checkpoint, or None when the run never wrote one.
+
+        A checkpoint that lacks a field a run reads, holds one of the wrong type, or was written
+        by another run (another space or recipe) is a CheckpointError naming the file."""
         if not (self.checkpoint_path.exists()
                 or checkpoint.previous_path(self.checkpoint_path).exists()):
             return None
-        return checkpoint.load(self.checkpoint_path)
+        state = checkpoint.load(self.checkpoint_path)
+        checkpoint.check_fields(state, CHECKPOINT_FIELDS, self.checkpoint_path)
+        stages = len(self.read_resolved()["stages"])
+        if not 0 <= state["stage"] < stages or state["epoch"] < 0 or state["step"] < 0:
+            raise checkpoint.CheckpointError(
+                f"{self.checkpoint_path}: stage {state['stage']}, epoch {state['epoch']}, step {state['step']} "
+                f"is not a point of this run ({stages} stages)")
+        if state.get("run_id", self._identity()) != self._identity():
+            raise checkpoint.CheckpointError(
+                f"{self.checkpoint_path} was written by another run (another recipe or space)",
+                hint="a run resumes only from its own checkpoints")
+        return state
+
+    def _identity(self) -> str:
+        """What a checkpoint must belong to: the recipe, its stages and the searched space."""
+        try:
+            plan = json.loads((self.path / RESOLVED).read_text(encoding="utf-8"))
+            space = (self.path / "space.gs").read_text(encoding="utf-8")
+            key = json.dumps([plan.get("recipe"), [st.get("name") for st in plan.get("stages", [])], space])
+        except (OSError, ValueError, AttributeError, TypeError):
+            key = ""
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+# What every checkpoint of a search holds (see engine._Stage._save).
+CHECKPOINT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "stage": int, "epoch": int, "step": int, "model": dict, "w_opt": dict, "a_opt": (dict, type(None)),
+    "rng": dict, "running": dict}
