@@ -12,6 +12,7 @@ from genospec.interchange import load_genotype_file, parse_nb201
 from genospec.ir import Cell, Edge, Output, Space, Topology
 from genospec.oplib import STANDARD_OPS
 from genospec.render import render_genotype, render_space, render_weights, write
+from genospec.render.palette import op_colour
 
 SVG = "{http://www.w3.org/2000/svg}"
 SPACES = load_genotype_file(Path(__file__).parent / "data" / "published_genotypes.txt")
@@ -33,22 +34,32 @@ def darts_space() -> Space:
                  groups={"free": DARTS_OPS[:4], "param": DARTS_OPS[4:]})
 
 
+def _lines(g: ET.Element) -> list[str]:
+    """The text lines of an SVG group (an HTML-like label writes one <text> per styled span;
+    the spans of one line share its y)."""
+    lines: dict[str, str] = {}
+    for t in g.findall(f"{SVG}text"):
+        lines[t.get("y")] = lines.get(t.get("y"), "") + (t.text or "")
+    return list(lines.values())
+
+
 class Drawn:
-    """What an SVG shows: node labels by DOT name, edges as (src, dst, label lines, attrs)."""
+    """What an SVG shows: node labels by DOT name, edges as (src, dst, label lines, attrs), and
+    each edge's <text> elements (``spans``)."""
 
     def __init__(self, path: Path):
         root = ET.parse(path).getroot()
         self.title = [t.text for t in root.find(f"{SVG}g").findall(f"{SVG}text")]
-        self.nodes, self.edges = {}, []
+        self.nodes, self.edges, self.spans = {}, [], {}
         for g in root.iter(f"{SVG}g"):
             name = g.findtext(f"{SVG}title")
-            texts = [t.text for t in g.findall(f"{SVG}text")]
             if g.get("class") == "node":
-                self.nodes[name] = " ".join(texts)
+                self.nodes[name] = " ".join(_lines(g))
             elif g.get("class") == "edge":
                 src, dst = name.split("->")
                 path_el = g.find(f"{SVG}path")
-                self.edges.append((src, dst, texts, dict(path_el.attrib)))
+                self.edges.append((src, dst, _lines(g), dict(path_el.attrib)))
+                self.spans[(src, dst)] = g.findall(f"{SVG}text")
 
     def pairs(self) -> list[tuple[str, str, str]]:
         return [(s, d, " ".join(t)) for s, d, t, _ in self.edges]
@@ -117,15 +128,62 @@ def test_weights_picture(tmp_path: Path) -> None:
     seen = draw(render_weights(space, "normal", weights, {(0, 2): 0.2, (1, 2): 0.8}), tmp_path)
     by_edge = {(s, d): (t, a) for s, d, t, a in seen.edges}
     assert by_edge[("0", "2")][0] == ["edge 0.200", "dil_conv_3x3 0.750", "skip_connect 0.250"]
-    assert by_edge[("1", "2")][0] == ["edge 0.800", "sep_conv_3x3 0.500", "skip_connect 0.375",
-                                      "none 0.125"]
-    assert by_edge[("1", "2")][1]["stroke-width"] == "6"
-    assert by_edge[("0", "2")][1]["stroke-width"] == "1.88"  # 0.5 + 5.5 * 0.2 / 0.8 = 1.875
+    # the 2 largest weights; zero is left out where topology picks the edges
+    assert by_edge[("1", "2")][0] == ["edge 0.800", "sep_conv_3x3 0.500", "skip_connect 0.375"]
+    # pen width from the weakest drawn edge (0.8) to the strongest (4.5)
+    assert by_edge[("1", "2")][1]["stroke-width"] == "4.5"
+    assert by_edge[("0", "2")][1]["stroke-width"] == "0.8"
     assert by_edge[("0", "3")][0] == [] and by_edge[("0", "3")][1]["stroke-dasharray"] == "5,2"
-    # without strengths, an edge is as strong as its largest op weight
+    assert seen.title[-1] == ("edge labels: the 2 largest op weights; pen width: edge weight, "
+                              "0.200 (thinnest) to 0.800 (thickest)")
+    # op names in the figures' op colours
+    ops = {t.text: t.get("fill") for t in seen.spans[("0", "2")] if t.text in DARTS_OPS}
+    assert ops == {"dil_conv_3x3": op_colour("dil_conv_3x3"),
+                   "skip_connect": op_colour("skip_connect")}
+    # without strengths, an edge is as strong as its largest selectable op weight
     plain = draw(render_weights(space, "normal", weights), tmp_path)
     widths = {(s, d): a.get("stroke-width") for s, d, _, a in plain.edges}
-    assert widths[("0", "2")] == "6" and widths[("1", "2")] == "4.17"
+    assert widths[("0", "2")] == "4.5" and widths[("1", "2")] == "0.8"
+
+
+def full_weights(space: Space, cell: str) -> dict[tuple[int, int], dict[str, float]]:
+    """Distinct op weights on every edge of ``cell`` (each edge's ops sum to 1)."""
+    out = {}
+    for e in space.cells[cell].edges():
+        raw = {o: 1.0 + 0.1 * k + 0.01 * e.src + 0.003 * e.dst for k, o in enumerate(e.ops)}
+        out[(e.src, e.dst)] = {o: v / sum(raw.values()) for o, v in raw.items()}
+    return out
+
+
+@pytest.mark.parametrize("top", [1, 2, 3, None])
+def test_weights_picture_labels_the_top_ops(tmp_path: Path, top: int | None) -> None:
+    space = darts_space()
+    weights = full_weights(space, "normal")
+    seen = draw(render_weights(space, "normal", weights, top=top), tmp_path)
+    for (src, dst), w in weights.items():
+        lines = {s: t for s, d, t, _ in seen.edges if d == str(dst)}[str(src)]
+        ranked = sorted((o for o in w if o != "none"), key=lambda o: -w[o])
+        want = ranked if top is None else ranked[:top]
+        assert lines == [f"{o} {w[o]:.3f}" for o in want], (src, dst)
+
+
+def test_weights_picture_highlights_the_selection(tmp_path: Path) -> None:
+    space = darts_space()
+    weights = full_weights(space, "normal")
+    weights[(2, 4)] = {o: 0.0 for o in weights[(2, 4)]}  # masked away
+    selected = {(0, 2): ("dil_conv_3x3",), (1, 2): ("max_pool_3x3",)}  # max_pool: not in top 2
+    seen = draw(render_weights(space, "normal", weights, selected=selected), tmp_path)
+    by_edge = {(s, d): (t, a) for s, d, t, a in seen.edges}
+    assert by_edge[("0", "2")][1]["stroke"] == by_edge[("1", "2")][1]["stroke"] == "#b2182b"
+    assert by_edge[("0", "3")][1]["stroke"] == "#999999"  # not selected: grey
+    # a kept op is always shown (in bold), the largest others fill up to 2 lines
+    lines = by_edge[("1", "2")][0]
+    assert len(lines) == 2 and lines[1].startswith("max_pool_3x3 ")
+    bold = [t.text for t in seen.spans[("1", "2")] if t.get("font-weight") == "bold"]
+    assert "max_pool_3x3" in bold and "dil_conv_5x5" not in bold
+    # a zero edge: dotted, faint, unlabelled
+    assert by_edge[("2", "4")][0] == [] and by_edge[("2", "4")][1]["stroke"] == "#cccccc"
+    assert "stroke-dasharray" in by_edge[("2", "4")][1]
 
 
 @pytest.mark.parametrize("weights, strength, message", [
@@ -191,11 +249,22 @@ def test_render_weights_of_a_run_directory(tmp_path: Path) -> None:
     by_edge = {(s, d): t for s, d, t, _ in normal.edges}
     assert by_edge[("0", "2")] == ["dil_conv_3x3 0.875", "skip_connect 0.125"]
     assert (tmp_path / "w_reduce.svg").exists()
+    r = CliRunner().invoke(main, ["render", str(space_file), "darts", "--weights", str(run),
+                                  "--stage", "ops", "--top", "1", "--cell", "normal",
+                                  "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert {(s, d): t for s, d, t, _ in Drawn(out).edges}[("0", "2")] == ["dil_conv_3x3 0.875"]
+    # a finished stage's result (<stage>.gs) is highlighted: DARTS_V2 keeps 0->2, not 0->3
+    genotypes = space_file.parents[1] / "genotypes" / "darts.gs"
+    (run / "topo.gs").write_text(genotypes.read_text().replace(
+        '"../spaces/darts.gs"', f'"{space_file.as_posix()}"'))
     # the last stage by default; a stage the run lacks is named with the ones it has
     r = CliRunner().invoke(main, ["render", str(space_file), "darts", "--weights", str(run),
                                   "--cell", "normal", "-o", str(out)])
     assert r.exit_code == 0
-    assert {(s, d): t for s, d, t, _ in Drawn(out).edges}[("0", "2")][0] == "skip_connect 0.900"
+    topo = {(s, d): (t, a) for s, d, t, a in Drawn(out).edges}
+    assert topo[("0", "2")][0][0] == "skip_connect 0.900"
+    assert topo[("0", "2")][1]["stroke"] == "#b2182b"
     r = CliRunner().invoke(main, ["render", str(space_file), "darts", "--weights", str(run),
                                   "--stage", "top"])
     assert r.exit_code == 1

@@ -13,7 +13,6 @@ from genospec.errors import SpecError
 from genospec.lang.loader import load
 from genospec.search import config
 from genospec.search.engine import SearchOptions, start_search
-from genospec.search.plot import weights_plot_svg
 from search_fixtures import DARTS_LIKE, NOISE_SPACE, TINY_SPACE, recipe_text, tiny_dataset, write_recipe
 
 
@@ -101,6 +100,7 @@ def test_search_prefers_identity_over_noise(tmp_path):
             assert w["skip"] > 0.55, (cell, edge, w)  # from 0.5: a clear margin, not a tie
 
 
+@pytest.mark.figures
 def test_tiny_darts_search_end_to_end(tmp_path):
     recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, DARTS_LIKE))
     result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset())
@@ -134,8 +134,10 @@ def test_tiny_darts_search_end_to_end(tmp_path):
     assert alpha.shape == (5, 4)
     for name in ("search_normal", "search_reduce", "genotype_normal", "genotype_reduce"):
         assert (run / "cells" / f"{name}.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
-    plot = (run / "plots" / "search_normal.svg").read_text()
-    assert plot.count("<polyline") == 5 * 4  # one line per (edge, op)
+    plots = sorted(p.name for p in (run / "plots").iterdir())
+    assert plots == sorted(f"search_{n}.{k}" for n in ("curves", "final", "weights_normal",
+                                                       "weights_reduce")
+                           for k in ("png", "svg", "pdf"))  # the last epoch: every format
 
 
 def test_second_order_with_annealed_op_and_edge_relaxations(tmp_path):
@@ -219,18 +221,3 @@ def test_two_stages_chain_through_gs_files(tmp_path):
     assert (now, 0) in [(e.op, e.src) for e in again.space.cells["normal"].in_edges(2)]
     assert "space tiny_search_a {" in (tmp_path / "again" / "space.gs").read_text()
     assert "genotype tiny_search_b of tiny_search_a {" in again.genotype.read_text()
-
-
-def test_weights_plot_svg():
-    svg = weights_plot_svg([1, 2, 3], {"0->2": [{"a": 0.5, "b": 0.5}, {"a": 0.7, "b": 0.3},
-                                                 {"a": 0.9, "b": 0.1}],
-                                        "1->2": [{"a": 0.5}, {"a": 0.4}, {"a": 0.2}]},
-                           gamma={"0->2": [0.5, 0.6, 0.7], "1->2": [0.5, 0.4, 0.3]}, title="t & u")
-    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
-    assert svg.count("<polyline") == 3 + 2  # op lines + dashed edge-weight lines
-    assert svg.count('stroke-dasharray="4 3"') == 2 + 1  # two gamma lines + the legend entry
-    assert "t &amp; u" in svg and "edge 0-&gt;2" in svg
-    # y runs from 1 (top of a panel) to 0 (bottom): a = 0.9 sits 10% below the panel top
-    first = re.search(r'points="([^"]+)"', svg).group(1).split()
-    ys = [float(p.split(",")[1]) for p in first]
-    assert ys[0] > ys[1] > ys[2]

@@ -15,11 +15,14 @@ from click.testing import CliRunner
 from genospec.cli.main import main
 from genospec.data import Dataset, make_synthetic
 from genospec.lang.loader import load
+from genospec.render.charts import save
 from genospec.study import (PAPER, QUICK, StudyOptions, edarts, kendall, kendall_tau_b, run_study,
                             skips)
 from genospec.study.recipes import (DARTS_SPACE, S2_SPACE, S4_SPACE, darts_recipe,
                                     dots_topology_recipe)
 from genospec.study.runner import arch_tensors, load_space, resized
+
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
 # ---- Kendall tau-b ------------------------------------------------------------------------------
 
@@ -100,8 +103,12 @@ def check_files(result, name: str) -> dict:
     assert written == result.result
     assert written["scale"]["name"] == "tiny" and written["data"] == "synthetic"
     assert written["time"]["wall_s"] > 0 and written["time"]["cpu_s"] > 0
-    svg = ET.parse(result.svg_path).getroot()
-    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    stem = result.json_path.with_suffix("")
+    assert result.figures == [stem.with_suffix(f".{k}") for k in ("png", "svg", "pdf")]
+    assert result.svg_path == stem.with_suffix(".svg")
+    assert ET.parse(result.svg_path).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    assert result.figures[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result.figures[2].read_bytes()[:5] == b"%PDF-"
     assert result.summary[-1].startswith("time: ")
     return written
 
@@ -209,6 +216,27 @@ def test_recipes_parse_at_paper_scale():
 def load_recipe(text: str, name: str):
     from genospec.lang.loader import loads
     return loads(text).get(name)
+
+
+@pytest.mark.parametrize("name", ["kendall", "skips", "edarts"])
+def test_study_figure_is_redrawn_from_its_json(name, tmp_path):
+    """The committed quick results (studies/*.json) give each study's figure: every pair a
+    point, every (space, cell, method) or (variant, cell) count a labelled bar."""
+    result = json.loads((STUDIES / f"{name}_quick_fashion_mnist.json").read_text())
+    module = {"kendall": kendall, "skips": skips, "edarts": edarts}[name]
+    fig = module.picture(result)
+    if name == "kendall":
+        assert [len(ax.collections[0].get_offsets()) for ax in fig.axes] == [10, 10]
+        assert "tau-b = -0.27" in fig.axes[0].get_title()
+    else:
+        (ax,) = fig.axes
+        counts = [r[c] for r in result["results" if name == "skips" else "variants"]
+                  for c in ("normal", "reduce")]
+        assert sorted(p.get_height() for p in ax.patches) == sorted(counts)
+        assert ax.get_ylim()[1] >= max(counts)
+    paths = save(fig, tmp_path / name)
+    assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
+    assert all(p.stat().st_size > 1000 for p in paths)
 
 
 def test_cli_runs_a_study_and_reports_errors(monkeypatch, tmp_path):

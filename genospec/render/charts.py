@@ -5,7 +5,7 @@ Figures are built with matplotlib's object API (``matplotlib.figure.Figure``), n
 no GUI backend is chosen, nothing is shown, no global figure list grows, and a figure is freed
 like any other object. PNG goes through Agg, SVG and PDF through matplotlib's own writers;
 files are written under a temporary name and renamed, and carry no date (SVG and PDF of the
-same data are byte-identical).
+same data are byte-identical). SVG keeps its text as text (selectable, searchable, small).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def save(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS) -> lis
     if len(formats) > 1:  # lay out once, then keep that layout for every format
         fig.draw_without_rendering()
         fig.set_layout_engine("none")
-    with matplotlib.rc_context({"svg.hashsalt": "genospec"}):
+    with matplotlib.rc_context({"svg.hashsalt": "genospec", "svg.fonttype": "none"}):
         for fmt in formats:
             if fmt not in _METADATA:
                 raise ValueError(f"unknown figure format {fmt!r}; known: {', '.join(FORMATS)}")

@@ -78,12 +78,25 @@ def _cell_ops(records: Sequence[Record], cell: str) -> list[str]:
 
 
 # ---- shared drawing --------------------------------------------------------------------------
-def _grid(fig: Figure, n: int, columns: int) -> list[Axes]:
+# panel grids are laid out by hand (inches), not by constrained layout: a search redraws them
+# after every epoch, and the layout solver would double the time that takes
+PANEL_W, PANEL_H = 2.2, 1.45
+LEFT, RIGHT, TOP, BOTTOM, GAP_W, GAP_H, LEGEND_ROW = 0.85, 0.15, 0.7, 0.45, 0.75, 0.6, 0.25
+
+
+def _panels(n: int, columns: int, legend_rows: int = 0) -> tuple[Figure, list[Axes]]:
+    """A figure with ``n`` panels, ``columns`` a row, room for a suptitle and a legend."""
     rows = -(-n // columns)
+    width = LEFT + columns * PANEL_W + (columns - 1) * GAP_W + RIGHT
+    bottom = BOTTOM + legend_rows * LEGEND_ROW
+    height = TOP + rows * PANEL_H + (rows - 1) * GAP_H + bottom
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=LEFT / width, right=1 - RIGHT / width, top=1 - TOP / height,
+                        bottom=bottom / height, wspace=GAP_W / PANEL_W, hspace=GAP_H / PANEL_H)
     axes = list(fig.subplots(rows, columns, squeeze=False).flat)
     for ax in axes[n:]:
         fig.delaxes(ax)
-    return axes[:n]
+    return fig, axes[:n]
 
 
 def _epoch_axis(ax: Axes, last_row: bool) -> None:
@@ -114,9 +127,8 @@ def weights_figure(records: Sequence[Record], cell: str) -> Figure:
     edges = sorted_edges(records[-1]["weights"][cell])
     ops = _cell_ops(records, cell)
     columns = min(len(edges), 5 if len(edges) > 8 else 4)
-    rows = -(-len(edges) // columns)
-    fig = new_figure(2.7 * columns + 0.3, 2.0 * rows + 1.1)
-    axes = _grid(fig, len(edges), columns)
+    per_row = min(len(ops), 2 * columns)
+    fig, axes = _panels(len(edges), columns, legend_rows=-(-len(ops) // per_row))
     for k, (ax, edge) in enumerate(zip(axes, edges)):
         series = {o: [_value(r["weights"][cell].get(edge, {}).get(o)) for r in records]
                   for o in ops}
@@ -136,8 +148,7 @@ def weights_figure(records: Sequence[Record], cell: str) -> Figure:
         if k % columns == 0:
             ax.set_ylabel("weight", fontsize=8)
     handles = [Line2D([], [], color=op_colour(o), linewidth=2) for o in ops]
-    fig.legend(handles, ops, loc="outside lower center", ncol=min(len(ops), 2 * columns),
-               fontsize=8, frameon=False)
+    fig.legend(handles, ops, loc="lower center", ncol=per_row, fontsize=8, frameon=False)
     stage = records[-1]["stage"]
     fig.suptitle(f"{stage}: op weights of cell {cell} per epoch", fontsize=11)
     return fig
@@ -148,9 +159,7 @@ def edges_figure(records: Sequence[Record], cell: str) -> Figure:
     epochs = [r["epoch"] for r in records]
     labels = sorted_edges(records[-1]["gamma"][cell])
     nodes = list(dict.fromkeys(edge_key(lbl)[0] for lbl in labels))
-    columns = min(len(nodes), 4)
-    fig = new_figure(2.9 * columns + 0.3, 2.2 * -(-len(nodes) // columns) + 0.6)
-    axes = _grid(fig, len(nodes), columns)
+    fig, axes = _panels(len(nodes), columns := min(len(nodes), 4))
     for k, (ax, node) in enumerate(zip(axes, nodes)):
         for i, lbl in enumerate(lbl for lbl in labels if edge_key(lbl)[0] == node):
             ys = [_value(r.get("gamma", {}).get(cell, {}).get(lbl)) for r in records]
@@ -189,8 +198,7 @@ def gamma_matrix(record: Record, cell: str) -> tuple[list[int], list[int], np.nd
 
 def _heatmap(fig: Figure, ax: Axes, m: np.ndarray, rows: Sequence[str], cols: Sequence[str],
              title: str) -> None:
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("#eeeeee")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#eeeeee")
     finite = m[np.isfinite(m)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     image = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, aspect="auto", vmin=lo,
@@ -333,9 +341,10 @@ def curves_figure(records: Sequence[Record]) -> Figure:
 
 
 # ---- a run directory -------------------------------------------------------------------------
-def stage_figures(records: Sequence[Record]) -> dict[str, Figure]:
-    """Every figure of one stage's records, by file name without the stage (``weights_normal``,
-    ``final``, ``curves``, ...)."""
+def stage_figures(records: Sequence[Record], final: bool = True) -> dict[str, Figure]:
+    """The figures of one stage's records, by file name without the stage (``weights_normal``,
+    ``final``, ``curves``, ...); without ``final``, only those over epochs (no heatmaps, no
+    beta)."""
     figures = {"curves": curves_figure(records)}
     arch = [r for r in records if "weights" in r]
     if arch:
@@ -344,10 +353,14 @@ def stage_figures(records: Sequence[Record]) -> dict[str, Figure]:
             figures[f"weights_{cell}"] = weights_figure(arch, cell)
         for cell in last.get("gamma", {}):
             figures[f"edges_{cell}"] = edges_figure(arch, cell)
-        figures["final"] = final_figure(last)
-        if last.get("beta"):
-            figures["beta"] = beta_figure(last)
+        if final:
+            figures["final"] = final_figure(last)
+            if last.get("beta"):
+                figures["beta"] = beta_figure(last)
     return figures
+
+
+REDRAW_AFTER = 10.0  # seconds: a running stage is redrawn after epochs at least this long
 
 
 def finished(records: Sequence[Record]) -> bool:
@@ -362,15 +375,20 @@ def write_run_figures(run_dir: str | Path, records: Sequence[Record] | None = No
     """Write the figures of a run directory (see the module docstring) to ``<run_dir>/plots``.
 
     ``records`` default to the run's ``metrics.jsonl``; ``stages`` limits the stages drawn
-    (default: all). ``formats`` default to PNG, SVG and PDF for a finished stage and PNG alone
-    for one still running (a search redraws its stage after every epoch; SVG and PDF would
-    double the time that takes). Returns the files written."""
+    (default: all). With ``formats`` every figure is written in each of them. By default a
+    finished stage gets every figure in PNG, SVG and PDF, and a stage still running only its
+    figures over epochs, in PNG, and only when its last epoch took ``REDRAW_AFTER`` seconds or
+    more: a search calls this after every epoch, and drawing takes a second or two (several for
+    a finished stage's every figure and format). Returns the files written."""
     records = read_records(run_dir) if records is None else records
     paths: list[Path] = []
     for stage, stage_records in by_stage(records).items():
         if stages is not None and stage not in stages:
             continue
-        kinds = formats or (FORMATS if finished(stage_records) else ("png",))
-        for name, fig in stage_figures(stage_records).items():
+        done = formats is not None or finished(stage_records)
+        if not done and (stage_records[-1].get("seconds") or 0.0) < REDRAW_AFTER:
+            continue
+        kinds = formats or (FORMATS if done else ("png",))
+        for name, fig in stage_figures(stage_records, final=done).items():
             paths += save(fig, Path(run_dir) / "plots" / f"{stage}_{name}", kinds)
     return paths

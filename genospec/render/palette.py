@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import zlib
 
-OP_COLOURS = {
+OP_COLOURS = {  # in DARTS' order of its primitives (figures list ops in this order)
     "none": "#7f7f7f",
-    "skip_connect": "#d62728",
     "max_pool_3x3": "#1f77b4",
     "avg_pool_3x3": "#17becf",
+    "skip_connect": "#d62728",
     "sep_conv_3x3": "#2ca02c",
     "sep_conv_5x5": "#bcbd22",
     "dil_conv_3x3": "#9467bd",

@@ -16,7 +16,8 @@ import graphviz
 from ..checkpoint import read_jsonl
 from ..errors import SpecError, did_you_mean
 from ..ir import Space
-from .cells import render_weights
+from ..lang.loader import load
+from .cells import TOP_OPS, render_weights
 
 
 def last_weights(run_dir: str | Path, stage: str | None = None) -> dict[str, Any]:
@@ -39,10 +40,28 @@ def _pair(label: str) -> tuple[int, int]:
     return int(src), int(dst)
 
 
-def weights_graph(space: Space, cell: str, record: dict[str, Any]) -> graphviz.Digraph:
-    """Cell ``cell`` of ``space`` labelled with the op weights of one epoch ``record`` of
-    ``metrics.jsonl`` (edge widths: gamma where the stage relaxed edges, otherwise each edge's
-    largest op weight)."""
+def selection(result: Space, cell: str) -> dict[tuple[int, int], tuple[str, ...]]:
+    """The edges a stage's ``result`` (its genotype or reduced space) keeps in ``cell``, with
+    their ops: what :func:`weights_graph` highlights."""
+    found = result.cells.get(cell)
+    return {} if found is None else {(e.src, e.dst): e.ops for e in found.edges()}
+
+
+def stage_result(run_dir: str | Path, stage: str) -> Space | None:
+    """The result a run's ``stage`` wrote (``<run>/<stage>.gs``), or None before it finished."""
+    path = Path(run_dir) / f"{stage}.gs"
+    if not path.is_file():
+        return None
+    found = load(path).get()
+    return found if isinstance(found, Space) else None
+
+
+def weights_graph(space: Space, cell: str, record: dict[str, Any], top: int | None = TOP_OPS,
+                  selected: Space | None = None) -> graphviz.Digraph:
+    """Cell ``cell`` of ``space`` labelled with the ``top`` largest op weights of one epoch
+    ``record`` of ``metrics.jsonl`` (edge widths: gamma where the stage relaxed edges, otherwise
+    each edge's largest op weight); the edges and ops that the stage's result ``selected`` kept
+    are highlighted."""
     weights = record["weights"]
     if cell not in weights:
         raise SpecError(f"stage {record.get('stage')!r} has no weights for cell {cell!r}",
@@ -54,7 +73,8 @@ def weights_graph(space: Space, cell: str, record: dict[str, Any]) -> graphviz.D
     if cell in record.get("gamma", {}):
         strength = {_pair(lbl): g for lbl, g in record["gamma"][cell].items() if "#" not in lbl}
     try:
-        return render_weights(space, cell, by_pair, strength)
+        return render_weights(space, cell, by_pair, strength, top=top,
+                              selected=None if selected is None else selection(selected, cell))
     except SpecError as e:
         raise SpecError(f"{e.message} (the weights are stage {record.get('stage')!r}'s)",
                         hint="draw the space that stage searched: the recipe's space for the "

@@ -22,7 +22,6 @@ from ..errors import RenderError
 from ..lang.emit import emit_space
 from ..lang.loader import load
 from ..progress import Reporter
-from .plot import weights_plot_svg
 from .run import RunDir
 
 SPACE_FILE = "space.gs"
@@ -104,22 +103,9 @@ def snapshot(mixing: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_plots(run: RunDir, stage: str, records: list[dict[str, Any]]) -> list[Path]:
-    """One SVG per cell type: its op (and edge) weights over the stage's epochs so far."""
-    records = [r for r in records if r["stage"] == stage]
-    if not records:
-        return []
-    epochs = [r["epoch"] for r in records]
-    paths = []
-    for cell, edges in records[-1]["weights"].items():
-        ops = {label: [r["weights"][cell][label] for r in records] for label in edges}
-        gamma = None
-        if "gamma" in records[-1]:
-            gamma = {label: [r["gamma"][cell][label] for r in records] for label in edges}
-        path = run.plots_dir / f"{stage}_{cell}.svg"
-        title = f"{stage}: architecture weights of cell {cell} per epoch"
-        atomic_write_text(path, weights_plot_svg(epochs, ops, gamma, title))
-        paths.append(path)
-    return paths
+    """The stage's figures so far (``genospec.render.figures``) in ``plots/``."""
+    from ..render.figures import write_run_figures
+    return write_run_figures(run.path, records, stages=[stage])
 
 
 def render_stage(run: RunDir, stage: str, searched: ir.Space, last: dict[str, Any],
@@ -133,7 +119,7 @@ def render_stage(run: RunDir, stage: str, searched: ir.Space, last: dict[str, An
     paths = []
     try:
         for cell in last["weights"]:
-            graph = weights_graph(searched, cell, last)
+            graph = weights_graph(searched, cell, last, selected=result)
             paths.append(write(graph, run.cells_dir / f"{stage}_{cell}.svg"))
         if result.is_genotype:
             for cell in result.cells:

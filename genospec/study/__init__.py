@@ -8,7 +8,7 @@
   (once per epoch) architecture update, and both.
 
     result = run_study("kendall", StudyOptions(scale=QUICK))
-    result.json_path, result.svg_path
+    result.json_path, result.figures   # the JSON result; its figure as PNG, SVG and PDF
 """
 
 from __future__ import annotations

@@ -11,11 +11,15 @@ runs ``Scale.runs`` seeds; the subset is ``Scale.edarts_subset``, "all the data"
 
 from __future__ import annotations
 
+from typing import Any
+
+from matplotlib.figure import Figure
+
 from ..lang.emit import emit_space
 from ..progress import Reporter
+from ..render.charts import bars_figure
 from .recipes import DARTS_SPACE, darts_recipe
 from .runner import Study, StudyOptions, StudyResult, count_op
-from .svg import bars_svg
 
 # (label, data subset, update once per epoch)
 VARIANTS = (("DARTS", False, False), ("DARTS + data subset", True, False),
@@ -32,7 +36,8 @@ PAPER = {  # paper 001 Table II: skip connections summed over five runs, shallow
 
 
 def run_edarts(options: StudyOptions, reporter: Reporter | None = None) -> StudyResult:
-    """Run the study (see the module docstring); writes ``edarts_<scale>_<data>.json/.svg``."""
+    """Run the study (see the module docstring); writes ``edarts_<scale>_<data>.json`` and its
+    figure (``.png``, ``.svg``, ``.pdf``)."""
     study = Study("edarts", options, reporter)
     scale = study.scale
     variants = []
@@ -66,13 +71,16 @@ def run_edarts(options: StudyOptions, reporter: Reporter | None = None) -> Study
     summary = [f"{v['variant']}: skip_connect normal {v['normal']}, reduce {v['reduce']} "
                f"(search {v['search_wall_s']} s wall, {v['search_cpu_s']} s CPU)"
                for v in variants]
-    return study.finish(result, _picture(variants, study), summary)
+    return study.finish(result, picture, summary)
 
 
-def _picture(variants: list[dict], study: Study) -> str:
+def picture(result: dict[str, Any]) -> Figure:
+    """The study's figure from its result (as written to the JSON file): skip connections per
+    variant, normal and reduction cells."""
+    variants, runs = result["variants"], result["scale"]["runs"]
     groups = [(v["variant"].replace("DARTS + ", "+ ").replace(" + ", "\n+ "),
                {"normal": v["normal"], "reduce": v["reduce"]}) for v in variants]
-    title = (f"Skip connections found by DARTS variants, {study.scale.runs} run(s) each "
-             f"({study.dataset.name}, {study.scale.name} scale)")
+    title = (f"Skip connections found by DARTS variants, {runs} run(s) each "
+             f"({result['data']}, {result['scale']['name']} scale)")
     edges = max(r["edges"] for v in variants for r in v["runs"])
-    return bars_svg(groups, title, "skip connections", y_max=edges * study.scale.runs)
+    return bars_figure(groups, title, "skip connections", y_max=edges * runs)

@@ -17,19 +17,21 @@ stand-alone accuracy of the networks it would choose?
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 
 from .. import ir
 from ..lang.emit import emit_space
 from ..nn.network import build_network
 from ..progress import Reporter
+from ..render.charts import Panel, scatter_figure
 from ..relax import cell_layout, make_op_relaxation
 from ..search.select import genotype_cell, select
 from ..train import preset, train
 from .recipes import DARTS_SPACE, darts_recipe, dots_topology_recipe
 from .runner import Study, StudyOptions, StudyResult, arch_tensors, load_space
-from .svg import Panel, scatter_svg
 from .tau import kendall_tau_b
 
 CELL = "normal"
@@ -103,7 +105,8 @@ def _train_pair(study: Study, genotype: ir.Space) -> float:
 
 
 def run_kendall(options: StudyOptions, reporter: Reporter | None = None) -> StudyResult:
-    """Run the study (see the module docstring); writes ``kendall_<scale>_<data>.json/.svg``."""
+    """Run the study (see the module docstring); writes ``kendall_<scale>_<data>.json`` and
+    its figure (``.png``, ``.svg``, ``.pdf``)."""
     study = Study("kendall", options, reporter)
     scale, seed = study.scale, options.seed
     space = load_space(DARTS_SPACE, "darts")
@@ -137,14 +140,18 @@ def run_kendall(options: StudyOptions, reporter: Reporter | None = None) -> Stud
         "dots_genotype": emit_space(dots.space), "dots_run": str(dots.run.path),
     }
     summary = [f"Kendall tau-b, accuracy vs {k}: {_tau_text(v)}" for k, v in tau.items()]
-    return study.finish(result, _picture(rows, tau, study), summary)
+    return study.finish(result, picture, summary)
 
 
 def _tau_text(value: float | None) -> str:
     return "undefined (all values tied)" if value is None else f"{value:.3f}"
 
 
-def _picture(rows: list[dict], tau: dict[str, float | None], study: Study) -> str:
+def picture(result: dict[str, Any]) -> Figure:
+    """The study's figure from its result (as written to the JSON file): accuracy against DARTS'
+    pair importance and against DOTS' beta, one panel each."""
+    rows, tau = result["pairs"], result["tau_b"]
+
     def caption(name: str, value: float | None) -> str:
         return f"{name}: Kendall tau-b = {'undefined' if value is None else f'{value:.2f}'}"
 
@@ -159,5 +166,5 @@ def _picture(rows: list[dict], tau: dict[str, float | None], study: Study) -> st
               [(r["dots_beta"], a, lab) for r, a, lab in zip(rows, acc, labels)]),
     ]
     title = (f"Edge importance vs stand-alone accuracy, last node of the normal cell "
-             f"({study.dataset.name}, {study.scale.name} scale)")
-    return scatter_svg(panels, title)
+             f"({result['data']}, {result['scale']['name']} scale)")
+    return scatter_figure(panels, title)

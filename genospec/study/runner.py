@@ -2,9 +2,10 @@
 
 A study runs searches through the search engine (`genospec.search.engine.start_search`) in
 run directories under ``work``, reads the trained architecture parameters back from each run's
-last checkpoint, and writes one JSON result and one SVG picture to ``out`` named
-``<study>_<scale>_<data>.json`` / ``.svg``. Wall and CPU time (this process, all threads) are
-measured per part and in total.
+last checkpoint, and writes one JSON result and its figure to ``out``, named
+``<study>_<scale>_<data>.json`` and ``.png`` / ``.svg`` / ``.pdf`` (the figure is drawn from
+the result alone, so it can be redrawn from the JSON file). Wall and CPU time (this process,
+all threads) are measured per part and in total.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 
 from .. import ir
 from ..checkpoint import atomic_write_text
@@ -27,6 +29,7 @@ from ..data import Dataset, TensorSplit, load_dataset
 from ..errors import DataError
 from ..lang.loader import loads
 from ..progress import Reporter
+from ..render.charts import save
 from ..search.engine import SearchOptions, SearchResult, start_search
 from ..search.run import RunDir
 from .recipes import QUICK, Scale
@@ -50,14 +53,15 @@ class StudyOptions:
 
 @dataclass
 class StudyResult:
-    """A finished study: its result (as written to ``json_path``), its picture and a few lines
-    that sum it up."""
+    """A finished study: its result (as written to ``json_path``), its figure (``svg_path``, and
+    every format written in ``figures``) and a few lines that sum it up."""
 
     name: str
     result: dict[str, Any]
     json_path: Path
     svg_path: Path
     summary: list[str]
+    figures: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -113,9 +117,10 @@ class Study:
                                 options=SearchOptions(device=self.options.device),
                                 dataset=self.dataset)
 
-    def finish(self, result: dict[str, Any], svg: str, summary: list[str]) -> StudyResult:
-        """Add the common facts (scale, data, time) to ``result`` and write it with its SVG;
-        ``summary`` gets a last line with the time taken."""
+    def finish(self, result: dict[str, Any], picture: Callable[[dict[str, Any]], Figure],
+               summary: list[str]) -> StudyResult:
+        """Add the common facts (scale, data, time) to ``result`` and write it with its figure,
+        ``picture(result)`` as written; ``summary`` gets a last line with the time taken."""
         out = Path(self.options.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"{self.name}_{self.scale.name}_{self.dataset.name}"
@@ -123,12 +128,12 @@ class Study:
                        "data": self.dataset.name, "seed": self.options.seed,
                        "device": self.options.device, "work": str(self.work), **result,
                        "time": self.clock.summary()})
-        json_path, svg_path = out / f"{stem}.json", out / f"{stem}.svg"
+        json_path = out / f"{stem}.json"
         atomic_write_text(json_path, json.dumps(full, indent=2) + "\n")
-        atomic_write_text(svg_path, svg)
+        figures = save(picture(full), out / stem)
         t = full["time"]
         summary = [*summary, f"time: {t['wall_s']} s wall, {t['cpu_s']} s CPU"]
-        return StudyResult(self.name, full, json_path, svg_path, summary)
+        return StudyResult(self.name, full, json_path, out / f"{stem}.svg", summary, figures)
 
 
 def resized(dataset: Dataset, size: int) -> Dataset:

@@ -14,11 +14,15 @@ result counts the op in the normal (and reduction) cell of each genotype, out of
 
 from __future__ import annotations
 
+from typing import Any
+
+from matplotlib.figure import Figure
+
 from ..lang.emit import emit_space
 from ..progress import Reporter
+from ..render.charts import bars_figure
 from .recipes import S2_SPACE, S4_SPACE, darts_recipe, dots_topology_recipe
 from .runner import Study, StudyOptions, StudyResult, count_op
-from .svg import bars_svg
 
 # space key -> (space text, space name, the parameter-free op counted)
 SPACES = {"S2": (S2_SPACE, "robust_darts_s2", "skip_connect"),
@@ -40,7 +44,8 @@ def _recipe(method: str, name: str, text: str, space: str, study: Study) -> str:
 
 
 def run_skips(options: StudyOptions, reporter: Reporter | None = None) -> StudyResult:
-    """Run the study (see the module docstring); writes ``skips_<scale>_<data>.json/.svg``."""
+    """Run the study (see the module docstring); writes ``skips_<scale>_<data>.json`` and its
+    figure (``.png``, ``.svg``, ``.pdf``)."""
     study = Study("skips", options, reporter)
     rows = []
     for key, (text, space, op) in SPACES.items():
@@ -58,16 +63,20 @@ def run_skips(options: StudyOptions, reporter: Reporter | None = None) -> StudyR
                           "searched normal cell", "paper": PAPER, "results": rows}
     summary = [f"{r['space']} {r['method']}: {r['op']} on {r['normal']}/{r['edges']} normal-cell "
                f"edges, {r['reduce']}/{r['edges']} reduction-cell edges" for r in rows]
-    return study.finish(result, _picture(rows, study), summary)
+    return study.finish(result, picture, summary)
 
 
-def _picture(rows: list[dict], study: Study) -> str:
+def picture(result: dict[str, Any]) -> Figure:
+    """The study's figure from its result (as written to the JSON file): the op's count per
+    space and cell type, one bar per method."""
+    rows = result["results"]
     groups = []
-    for key, (_, _, op) in SPACES.items():
+    for key in dict.fromkeys(r["space"] for r in rows):
+        op = next(r["op"] for r in rows if r["space"] == key)
         for cell in ("normal", "reduce"):
             groups.append((f"{key} {cell}\n{op}",
                            {r["method"]: r[cell] for r in rows if r["space"] == key}))
-    title = (f"Parameter-free ops in the searched cells ({study.dataset.name}, "
-             f"{study.scale.name} scale)")
+    title = (f"Parameter-free ops in the searched cells ({result['data']}, "
+             f"{result['scale']['name']} scale)")
     edges = max(r["edges"] for r in rows)
-    return bars_svg(groups, title, f"edges (of {edges})", y_max=edges)
+    return bars_figure(groups, title, f"edges (of {edges})", y_max=edges)
