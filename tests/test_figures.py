@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from genospec.render.figures import (REDRAW_AFTER, beta_figure, beta_groups, curves_figure,
-                                     final_figure, read_records, weight_matrix, weights_figure,
+from genospec.render.figures import (REDRAW_AFTER, curves_figure, read_records, weights_figure,
                                      write_run_figures)
+from genospec.render.heatmaps import beta_figure, beta_groups, final_figure, weight_matrix
 from genospec.render.palette import OP_COLOURS, op_colour
 
 DARTS_OPS = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",

@@ -1,4 +1,5 @@
-"""One colour per op name, the same in every plot, heatmap and cell picture.
+"""One colour per op name, the same in every plot, heatmap and cell picture, and one order
+of ops for every legend and heatmap.
 
 The ops of the papers' spaces have fixed colours; any other name gets one from a second palette
 picked by a checksum of the name, so it too is the same in every figure and every run. Two
@@ -8,6 +9,7 @@ unknown names may share a colour; known names never do.
 from __future__ import annotations
 
 import zlib
+from typing import Iterable
 
 OP_COLOURS = {  # in DARTS' order of its primitives (figures list ops in this order)
     "none": "#7f7f7f",
@@ -33,3 +35,10 @@ def op_colour(name: str) -> str:
     if known is not None:
         return known
     return _OTHERS[zlib.crc32(name.encode("utf-8")) % len(_OTHERS)]
+
+
+def op_order(names: Iterable[str]) -> list[str]:
+    """Op names in one order for every figure: the papers' ops as listed in the palette, then
+    the others alphabetically."""
+    known = list(OP_COLOURS)
+    return sorted(set(names), key=lambda o: (known.index(o), "") if o in known else (len(known), o))
