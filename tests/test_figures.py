@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from genospec.render.figures import (REDRAW_AFTER, curves_figure, read_records, weights_figure,
-                                     write_run_figures)
+from genospec.render.figures import (REDRAW_AFTER, curves_figure, edges_figure, read_records,
+                                     weights_figure, write_run_figures)
 from genospec.render.heatmaps import beta_figure, beta_groups, final_figure, weight_matrix
 from genospec.render.palette import OP_COLOURS, op_colour
 
@@ -113,6 +113,11 @@ def test_topology_stage_heatmaps_and_beta_per_node() -> None:
     fig = final_figure(record)
     gamma = [ax for ax in fig.axes if ax.get_title().endswith("edge weights γ")]
     assert [ax.images[0].get_array().shape for ax in gamma] == [(4, 5), (4, 5)]  # nodes x inputs
+    over_epochs = edges_figure([record], "normal")  # gamma per node, a line per input
+    assert [ax.get_title() for ax in over_epochs.axes] == ["node 2", "node 3", "node 4", "node 5"]
+    assert [len(ax.get_lines()) for ax in over_epochs.axes] == [2, 3, 4, 5]
+    assert [line.get_label() for line in over_epochs.axes[1].get_lines()] == [
+        "from 0", "from 1", "from 2"]
     bars = beta_figure(record).axes[0]
     assert len(bars.patches) == 20 and bars.get_yticklabels()[0].get_text() == "node 2: 0+1"
     # pick any: every non-empty subset, 2^n - 1 per node
