@@ -4,14 +4,18 @@ An op *kind* is a builder (``sep_conv``) with parameters; an op *name* is an ent
 op library (``sep_conv_3x3 = sep_conv(3)``). Genotypes without a space (NASNet, AmoebaNet) and
 imported DARTS/NAS-Bench-201 strings resolve names through ``STANDARD_OPS``. The torch builders
 live in ``genospec.nn.ops`` and register under the same kind names; user kinds registered from
-Python (``genospec.register_op``) join ``KINDS`` at registration.
+Python (``genospec.register_op``) join at registration. The kinds live in the op-kind registry
+(`genospec.registry`); ``KINDS`` is its mapping view (kind -> `KindSignature`).
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Iterator
 
 from .ir import OpDef
+from .registry import OP_KIND, registry
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class KindSignature:
     doc: str = ""
 
 
-KINDS: dict[str, KindSignature] = {
+_BUILTIN: dict[str, KindSignature] = {
     "zero": KindSignature(doc="outputs zeros (stride-aware); only helps the search"),
     "identity": KindSignature(doc="skip connection; FactorizedReduce where the stride is 2"),
     "max_pool": KindSignature(("kernel",), doc="max pooling, padding k//2"),
@@ -35,6 +39,33 @@ KINDS: dict[str, KindSignature] = {
     "nor_conv": KindSignature(("kernel",), doc="NAS-Bench-201 ReLU, conv, BN"),
     "noise": KindSignature(doc="N(0,1) noise shaped like the (strided) input (RobustDARTS S4)"),
 }
+
+
+class _Kinds(MutableMapping):
+    """The op-kind registry as a mapping; setting an item registers a kind."""
+
+    def __getitem__(self, kind: str) -> KindSignature:
+        if kind not in registry(OP_KIND):
+            raise KeyError(kind)
+        return registry(OP_KIND).get(kind)
+
+    def __setitem__(self, kind: str, signature: KindSignature) -> None:
+        registry(OP_KIND).register(kind, signature, doc=signature.doc)
+
+    def __delitem__(self, kind: str) -> None:
+        registry(OP_KIND).unregister(kind)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([p.name for p in registry(OP_KIND).parts()])
+
+    def __len__(self) -> int:
+        return len(registry(OP_KIND).names())
+
+
+KINDS: MutableMapping[str, KindSignature] = _Kinds()
+for _kind, _signature in _BUILTIN.items():
+    if _kind not in KINDS:
+        KINDS[_kind] = _signature
 
 
 def register_kind(kind: str, signature: KindSignature) -> None:

@@ -255,7 +255,7 @@ def test_ops_only_search_on_a_fixed_path_gives_a_genotype():
 
 def test_selection_registry_and_errors():
     assert SELECTIONS.names() == ["best_combination", "best_per_edge", "best_per_group",
-                                  "magnitude", "threshold"]
+                                  "magnitude", "perturbation", "threshold"]
     c = darts_cell()
     with pytest.raises(SpecError, match="unknown selection rule 'magnitud'") as err:
         select("magnitud", space(c), "normal", rows({}), DARTS_OPS)

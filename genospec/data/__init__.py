@@ -12,12 +12,12 @@ Small datasets live in memory as uint8 tensors (`TensorSplit`); ImageFolder tree
 
 from .augment import Augment
 from .batches import iterate, num_batches
-from .dataset import DEFAULT_DATASET, LOADERS, Dataset, load_dataset
+from .dataset import DEFAULT_DATASET, Dataset, load_dataset
 from .splits import FolderSplit, Split, TensorSplit, generator, split_train_val, subset
 from .synthetic import make_synthetic
 
 __all__ = [
-    "Augment", "DEFAULT_DATASET", "Dataset", "FolderSplit", "LOADERS", "Split", "TensorSplit",
+    "Augment", "DEFAULT_DATASET", "Dataset", "FolderSplit", "Split", "TensorSplit",
     "generator", "iterate", "load_dataset", "make_synthetic", "num_batches", "split_train_val",
     "subset",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import DataError, did_you_mean
+from ..registry import DATASET, registry
 from .readers import FASHION_MNIST_CLASSES, read_cifar, read_fashion_mnist, read_imagefolder
 from .splits import Split, default_workers
 from .synthetic import make_synthetic
@@ -33,7 +34,7 @@ class Dataset:
     hflip: bool = True
 
 
-def _fashion_mnist(root: str | Path | None) -> Dataset:
+def load_fashion_mnist(root: str | Path | None) -> Dataset:
     train, test = read_fashion_mnist(root)
     return Dataset("fashion_mnist", 1, 32, 10, train, test, FASHION_MNIST_CLASSES)
 
@@ -44,23 +45,23 @@ def _needs_root(name: str, root: str | Path | None) -> str | Path:
     return root
 
 
-def _cifar10(root: str | Path | None) -> Dataset:
+def load_cifar10(root: str | Path | None) -> Dataset:
     train, test, classes = read_cifar(_needs_root("cifar10", root), 10)
     return Dataset("cifar10", 3, 32, 10, train, test, classes)
 
 
-def _cifar100(root: str | Path | None) -> Dataset:
+def load_cifar100(root: str | Path | None) -> Dataset:
     train, test, classes = read_cifar(_needs_root("cifar100", root), 100)
     return Dataset("cifar100", 3, 32, 100, train, test, classes)
 
 
-def _imagefolder(root: str | Path | None, size: int = 224, workers: int | None = None) -> Dataset:
+def load_imagefolder(root: str | Path | None, size: int = 224, workers: int | None = None) -> Dataset:
     train, test, classes = read_imagefolder(_needs_root("imagefolder", root), size,
                                             default_workers() if workers is None else workers)
     return Dataset("imagefolder", 3, size, len(classes), train, test, classes)
 
 
-def _synthetic(root: str | Path | None, **options: Any) -> Dataset:
+def load_synthetic(root: str | Path | None, **options: Any) -> Dataset:
     if root is not None:
         raise DataError("the synthetic dataset is generated, it takes no --data-root")
     train, test = make_synthetic(**options)
@@ -70,26 +71,22 @@ def _synthetic(root: str | Path | None, **options: Any) -> Dataset:
                    tuple(f"class{i}" for i in range(classes)), hflip=False)
 
 
-LOADERS: dict[str, Callable[..., Dataset]] = {
-    "fashion_mnist": _fashion_mnist,
-    "cifar10": _cifar10,
-    "cifar100": _cifar100,
-    "imagefolder": _imagefolder,
-    "synthetic": _synthetic,
-}
 
 
 def load_dataset(name: str = DEFAULT_DATASET, root: str | Path | None = None,
                  **options: Any) -> Dataset:
-    """Load a dataset by name; ``root`` is its directory (``--data-root``).
+    """Load a dataset by name (a registered dataset, `genospec.registry`: a loader
+    ``loader(root, **options) -> Dataset``); ``root`` is its directory (``--data-root``).
 
     Names: ``fashion_mnist`` (default; Debian's dataset-fashion-mnist when ``root`` is None),
     ``cifar10`` and ``cifar100`` (torchvision layout), ``imagefolder`` (``train/`` and ``val/``
     trees; options ``size``, ``workers``), ``synthetic`` (options of `make_synthetic`).
     """
-    loader = LOADERS.get(name)
-    if loader is None:
-        raise DataError(f"unknown dataset {name!r}", hint=did_you_mean(name, LOADERS))
+    datasets = registry(DATASET)  # the built-ins below, and those of plugins
+    if name not in datasets:
+        raise DataError(f"unknown dataset {name!r} (known: {', '.join(datasets.names())})",
+                        hint=did_you_mean(name, datasets.names()))
+    loader = datasets.get(name)
     target = make_synthetic if name == "synthetic" else loader
     try:
         inspect.signature(target).bind_partial(**options)

@@ -8,10 +8,10 @@ import torch
 from torch import Tensor
 
 from ..errors import SpecError
+from ..registry import EDGE_RELAXATION, Option, Registry, registry
 from .layout import CellLayout, on
-from .registry import Registry
 
-EDGE_RELAXATIONS: Registry[type["EdgeRelaxation"]] = Registry("edge relaxation")
+EDGE_RELAXATIONS: Registry[type["EdgeRelaxation"]] = registry(EDGE_RELAXATION)
 
 
 class EdgeRelaxation(ABC):
@@ -34,13 +34,20 @@ class EdgeRelaxation(ABC):
             raise SpecError(f"temperature must be positive, got {temperature}")
 
 
-def register_edge_relaxation(name: str):
-    """Class decorator adding an ``EdgeRelaxation`` subclass under ``name``."""
-    return EDGE_RELAXATIONS.register(name)
+def register_edge_relaxation(name: str, *, options: tuple[Option, ...] = (),
+        tags: tuple[str, ...] = ("edges",), words: tuple[str, ...] | None = None,
+        doc: str = ""):
+    """Class decorator adding a ``EdgeRelaxation`` subclass under ``name``; ``options`` are the
+    keyword arguments its constructor takes, as a recipe writes them after the name
+    (``relax edges NAME OPTION VALUE ...``), range-checked by the language."""
+    return EDGE_RELAXATIONS.register(name, options=options, tags=tags, words=words, doc=doc)
 
 
-def make_edge_relaxation(name: str, **options: object) -> EdgeRelaxation:
-    """An instance of the edge relaxation registered as ``name``."""
+def make_edge_relaxation(name: "str | EdgeRelaxation", **options: object) -> EdgeRelaxation:
+    """An instance of the edge relaxation registered as ``name`` with ``options`` (an
+    instance is returned as it is: a stage builds its configured relaxation itself)."""
+    if isinstance(name, EdgeRelaxation):
+        return name
     return EDGE_RELAXATIONS.get(name)(**options)
 
 
@@ -50,7 +57,6 @@ def node_softmax(beta: Tensor, layout: CellLayout, temperature: float = 1.0) -> 
     return torch.cat([torch.softmax(beta[s] / temperature, dim=0) for s in layout.beta_slices])
 
 
-@register_edge_relaxation("combination")
 class Combination(EdgeRelaxation):
     """DOTS edge-combination weights over each node's allowed edge subsets (``pick k``,
     ``pick k1..k2``, ``pick any``: paper 002 eq. 5-8, 11-13).
@@ -78,7 +84,6 @@ class Combination(EdgeRelaxation):
         return gamma.index_add(0, on(layout.pair_edge, probs), contrib)
 
 
-@register_edge_relaxation("sigmoid")
 class Sigmoid(EdgeRelaxation):
     """Edge-level sigmoid baseline (DOTS paper 002 Table 4a): gamma_e = sigmoid(beta_e / T),
     one logit per edge (T = 1 gives the plain baseline)."""

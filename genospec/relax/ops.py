@@ -12,10 +12,10 @@ import torch
 from torch import Tensor
 
 from ..errors import SpecError
+from ..registry import OP_RELAXATION, Option, Registry, registry
 from .layout import CellLayout, on
-from .registry import Registry
 
-OP_RELAXATIONS: Registry[type["OpRelaxation"]] = Registry("op relaxation")
+OP_RELAXATIONS: Registry[type["OpRelaxation"]] = registry(OP_RELAXATION)
 
 
 class OpRelaxation(ABC):
@@ -28,13 +28,20 @@ class OpRelaxation(ABC):
         """Op weights w[E, O] for logits ``alpha`` [E, O] at ``temperature``."""
 
 
-def register_op_relaxation(name: str):
-    """Class decorator adding an ``OpRelaxation`` subclass under ``name``."""
-    return OP_RELAXATIONS.register(name)
+def register_op_relaxation(name: str, *, options: tuple[Option, ...] = (),
+        tags: tuple[str, ...] = ("ops",), words: tuple[str, ...] | None = None,
+        doc: str = ""):
+    """Class decorator adding a ``OpRelaxation`` subclass under ``name``; ``options`` are the
+    keyword arguments its constructor takes, as a recipe writes them after the name
+    (``relax ops NAME OPTION VALUE ...``), range-checked by the language."""
+    return OP_RELAXATIONS.register(name, options=options, tags=tags, words=words, doc=doc)
 
 
-def make_op_relaxation(name: str, **options: object) -> OpRelaxation:
-    """An instance of the op relaxation registered as ``name``."""
+def make_op_relaxation(name: "str | OpRelaxation", **options: object) -> OpRelaxation:
+    """An instance of the op relaxation registered as ``name`` with ``options`` (an
+    instance is returned as it is: a stage builds its configured relaxation itself)."""
+    if isinstance(name, OpRelaxation):
+        return name
     return OP_RELAXATIONS.get(name)(**options)
 
 
@@ -55,7 +62,6 @@ def _check(alpha: Tensor, layout: CellLayout, temperature: float) -> None:
         raise SpecError(f"temperature must be positive, got {temperature}")
 
 
-@register_op_relaxation("softmax")
 class Softmax(OpRelaxation):
     """DARTS: w = softmax(alpha / T) over each edge's candidates (paper 002 eq. 2)."""
 
@@ -64,7 +70,6 @@ class Softmax(OpRelaxation):
         return masked_softmax(alpha / temperature, on(layout.mask, alpha))
 
 
-@register_op_relaxation("group_softmax")
 class GroupSoftmax(OpRelaxation):
     """DOTS group softmax (paper 000 eq. 4, paper 002 eq. 15-16): one softmax with temperature
     T inside each op group on each edge. The edge output sums the group mixtures, so the
@@ -85,7 +90,6 @@ class GroupSoftmax(OpRelaxation):
         return w
 
 
-@register_op_relaxation("fixed")
 class Fixed(OpRelaxation):
     """DARTS-PT "blank": alpha held at 0, i.e. uniform weights over each edge's candidates."""
 

@@ -20,28 +20,26 @@ from typing import Any
 
 from .. import ir
 from ..errors import SpecError
+from ..lang import options
+from ..registry import EDGE_RELAXATION, OP_RELAXATION, Part, registry
 from ..relax import Temperature
 
 Settings = dict[str, Any]
 
-DEFAULTS: Settings = {
+DEFAULTS: Settings = {  # every default comes from the declarations in genospec.lang.options
     "data": {"dataset": "fashion_mnist"},
     "root": None,
-    "split": 0.5,
     "subset": None,
-    "batch": 64,
-    "seed": 2,
-    "epochs": 50,
-    "warmup": 0,
-    "finetune": 0,
+    **options.defaults(tuple(options.SCALARS.values()), skip=("workers",)),
     "supernet": {},
-    "weights": {"optimizer": "sgd", "lr": 0.025, "lr_min": 0.001, "schedule": "cosine",
-                "momentum": 0.9, "decay": 3e-4, "clip": 5.0},
-    "arch": {"optimizer": "adam", "lr": 3e-4, "betas": [0.5, 0.999], "decay": 1e-3},
-    "update": {"mode": "bilevel", "order": "first_order", "every": 1, "per": "step"},
+    "weights": options.defaults(options.WEIGHTS),
+    "arch": options.defaults(options.ARCH),
+    "update": options.defaults(options.UPDATE),
     "relax": [],
-    "select": {"rule": "magnitude", "threshold": None},
+    "select": {"rule": "magnitude"},
+    "regularise": [],
     "bias": {},
+    "plugins": [],
 }
 
 # Applied under --quick before the recipe's own quick blocks: a data cap, so that any recipe's
@@ -49,15 +47,17 @@ DEFAULTS: Settings = {
 QUICK_DEFAULTS: Settings = {"subset": [1000, 1000]}
 
 _MERGED_DICTS = ("supernet", "weights", "arch")
+_KEYED_LISTS = {"relax": "target", "regularise": "name"}
 
 
 def _merge(into: Settings, layer: Settings) -> None:
     for key, value in layer.items():
-        if key == "relax":
-            by_target = {r["target"]: r for r in into.get("relax", [])}
+        if key in _KEYED_LISTS:  # entries replace the entry with the same target or name
+            field = _KEYED_LISTS[key]
+            by_key = {r[field]: r for r in into.get(key, [])}
             for r in value:
-                by_target[r["target"]] = r
-            into["relax"] = list(by_target.values())
+                by_key[r[field]] = r
+            into[key] = list(by_key.values())
         elif key in _MERGED_DICTS and isinstance(into.get(key), dict):
             into[key] = {**into[key], **value}
         else:
@@ -103,14 +103,53 @@ def relaxation(s: Settings, target: str) -> dict | None:
 
 
 def op_relaxation(s: Settings) -> tuple[str, dict | None]:
-    """Name of the op relaxation (``softmax``, ``group_softmax``, ``fixed``) and its entry."""
-    groups = relaxation(s, "groups")
-    if groups is not None:
-        return "group_softmax", groups
-    ops = relaxation(s, "ops")
-    if ops is not None and ops["method"] == "fixed":
-        return "fixed", ops
-    return "softmax", ops
+    """Name of the op relaxation (``softmax``, ``group_softmax``, ``fixed`` or a registered
+    one) and its entry."""
+    entry = relaxation(s, "groups") or relaxation(s, "ops")
+    return (entry["method"], entry) if entry is not None else ("softmax", None)
+
+
+def _options(part: Part, entry: dict) -> dict:
+    return {o.name: entry[o.name] for o in part.options if o.name in entry}
+
+
+def op_relaxation_object(s: Settings) -> Any:
+    """What `Supernet` takes as ``op_relax``: the registered name, or an instance built with
+    the entry's options when the relaxation declares any."""
+    name, entry = op_relaxation(s)
+    part = registry(OP_RELAXATION).part(name)
+    if entry is None or not part.options:
+        return name
+    return registry(OP_RELAXATION).get(name)(**_options(part, entry))
+
+
+def edge_relaxation_object(s: Settings) -> Any:
+    """What `Supernet` takes as ``edge_relax`` (None without one); the built-in ``combination``
+    by name (the supernet reports its beta), others with options as an instance."""
+    entry = relaxation(s, "edges")
+    if entry is None:
+        return None
+    part = registry(EDGE_RELAXATION).part(entry["method"])
+    if part.name == "combination" or not part.options:
+        return part.name
+    return registry(EDGE_RELAXATION).get(part.name)(**_options(part, entry))
+
+
+def upgrade(stage: Settings) -> Settings:
+    """Stage settings written by format 1 (before the registries) in today's form: the group
+    relaxation by its registered name, no empty selection options."""
+    out = copy.deepcopy(stage)
+    for r in out.get("relax", []):
+        if r["target"] == "groups" and r["method"] == "softmax":
+            r["method"] = "group_softmax"
+        if r["method"] != "combination":
+            r.pop("normalise", None)
+    select = out.get("select", {})
+    if select.get("threshold", 0) is None:
+        del select["threshold"]
+    out.setdefault("regularise", [])
+    out.setdefault("plugins", [])
+    return out
 
 
 def temperature(entry: dict | None, anneal_epochs: int, steps_per_epoch: int) -> Temperature:

@@ -41,7 +41,9 @@ from .run import RunDir, RunDirError
 from .select import SELECTIONS, select
 from .update import arch_optimizer, step, weight_optimizer
 
-FORMAT = 1
+FORMAT = 2  # of resolved.json: 2 since the registries (issue 14); 1 is read through config.upgrade
+READABLE_FORMATS = (1, 2)
+CHECKPOINT_FORMAT = 1
 
 
 class SearchInterrupted(GenospecError):
@@ -182,8 +184,12 @@ def resume_search(run_dir: str | Path, *, device: str | None = None,
     """Continue the run in ``run_dir`` from its last checkpoint (``device`` may change)."""
     run = RunDir.open(distributed.shared_copy(run_dir))
     plan = run.read_resolved()
-    if plan.get("format") != FORMAT:
-        raise RunDirError(f"{run_dir} was written by an incompatible genospec version")
+    if plan.get("format") not in READABLE_FORMATS:
+        raise RunDirError(f"{run_dir} was written by an incompatible genospec version (run "
+                          f"format {plan.get('format')!r}; this version reads "
+                          f"{', '.join(map(str, READABLE_FORMATS))})",
+                          hint="start the search again, or resume it with the genospec "
+                               "version that wrote it")
     dev = device or plan["device"]
     _device(dev)
     return _run(run, reporter or Reporter(), dataset, distributed.rank_device(dev), force)
@@ -201,6 +207,8 @@ def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str,
     with _DeferredInterrupt() as interrupt:
         for k in range(plan["start"], len(plan["stages"])):
             name, s = plan["stages"][k]["name"], plan["stages"][k]["settings"]
+            if plan["format"] == 1:
+                s = config.upgrade(s)
             result_name = f"{plan['recipe']}_{name}"
             if k < at[0]:  # finished before the checkpoint's stage
                 space = outputs.read_space(run.stage_output(name), result_name)
@@ -233,8 +241,7 @@ def _device(name: str) -> torch.device:
 
 def _check_stage(name: str, s: config.Settings) -> None:
     """Fail before any training on what a stage could only discover at its end."""
-    if s["select"]["rule"] != "perturbation":
-        SELECTIONS.get(s["select"]["rule"])  # an unknown rule: SpecError naming the known ones
+    SELECTIONS.part(s["select"]["rule"])  # an unknown rule: SpecError naming the known ones
     pc, chs = s["supernet"].get("pc"), s["supernet"].get("channels")
     if pc is not None and chs is not None and chs % pc:
         raise SpecError(f"stage '{name}': partial channels (supernet pc {pc}) need channels "
@@ -266,8 +273,7 @@ def _select(space: ir.Space, s: config.Settings, model: Supernet, name: str) -> 
     cells = {}
     for cell_name in space.cells:
         m = mixing[cell_name]
-        extra = {"threshold": s["select"]["threshold"]} if rule == "threshold" and \
-            s["select"]["threshold"] is not None else {}
+        extra = {k: v for k, v in s["select"].items() if k != "rule"}
         cells[cell_name] = select(rule, space, cell_name, m.weights, m.op_names, gamma=m.gamma,
                                   beta=m.beta, **extra)
     kind = "genotype" if all(c.is_fixed for c in cells.values()) else "space"
@@ -315,9 +321,9 @@ class _Stage:
         net = s["supernet"]
         model = Supernet(self.space, cells=net.get("cells"), channels=net.get("channels"),
                          classes=ds.num_classes, in_chans=ds.in_chans, layout=net.get("layout"),
-                         op_relax=config.op_relaxation(s)[0],
-                         edge_relax=edges["method"] if edges else None,
-                         normalise=edges["normalise"] if edges else True,
+                         op_relax=config.op_relaxation_object(s),
+                         edge_relax=config.edge_relaxation_object(s),
+                         normalise=edges.get("normalise", True) if edges else True,
                          op_bias=s["bias"] or None, pc=net.get("pc", 1),
                          checkpoint=net.get("checkpoint", False)).to(self.device)
         if torch.device(self.device).type == "cpu":
@@ -450,7 +456,7 @@ class _Stage:
     def _save(self, model: nn.Module, w_opt: torch.optim.Optimizer,
               a_opt: torch.optim.Optimizer | None, epoch: int, step_: int, running: _Running) -> None:
         self.run.save_checkpoint({
-            "format": FORMAT, "stage": self.index, "stage_name": self.name, "epoch": epoch,
+            "format": CHECKPOINT_FORMAT, "stage": self.index, "stage_name": self.name, "epoch": epoch,
             "step": step_, "model": model.state_dict(), "w_opt": w_opt.state_dict(),
             "a_opt": a_opt.state_dict() if a_opt is not None else None, "rng": capture_rng(),
             "running": running.state(),

@@ -80,7 +80,7 @@ class _Selection:
     """State of one stage's DARTS-PT phase (see the module docstring)."""
 
     def __init__(self, stage: "_Stage", model: Supernet, resume: dict | None, total: int):
-        from .engine import FORMAT, _Running  # the engine imports this module
+        from .engine import CHECKPOINT_FORMAT as FORMAT, _Running  # the engine imports this module
 
         self.stage, self.model, self.s = stage, model, stage.s
         self._format, self._running = FORMAT, _Running

@@ -21,15 +21,19 @@ from typing import Callable, Sequence
 
 from ..errors import GenospecError, SpecError
 from ..ir import Cell, Edge, Space, Topology
-from ..relax.registry import Registry
+from ..registry import SELECTION, Option, Registry, registry
 
 SelectionRule = Callable[..., Cell]
-SELECTIONS: Registry[SelectionRule] = Registry("selection rule")
+SELECTIONS: Registry[SelectionRule] = registry(SELECTION)  # built-ins: genospec.builtins
 
 
-def register_selection(name: str) -> Callable[[SelectionRule], SelectionRule]:
-    """Decorator adding a selection rule under ``name``."""
-    return SELECTIONS.register(name)
+def register_selection(name: str, *, options: tuple[Option, ...] = (),
+                       words: tuple[str, ...] | None = None,
+                       doc: str = "") -> Callable[[SelectionRule], SelectionRule]:
+    """Decorator adding a selection rule under ``name``: a function of one cell type, as the
+    rules below (``options`` are its keyword arguments, written after the rule's ``words`` in a
+    recipe), or a `genospec.search.hooks.StageSelection` class for rules that train."""
+    return SELECTIONS.register(name, options=options, words=words, doc=doc)
 
 
 def select(name: str, space: Space, cell_name: str, weights: object | None,
@@ -151,7 +155,6 @@ def _with_ops(cell: Cell, ops: Sequence[tuple[str, ...]]) -> Cell:
 
 
 # -- rules -----------------------------------------------------------------------------------
-@register_selection("magnitude")
 def magnitude(space: Space, cell_name: str, weights: object, op_names: Sequence[str], *,
               gamma: object = None, beta: object = None) -> Cell:
     """DARTS (paper 002 §3.1): per node keep the k incoming edges with the largest selectable-op
@@ -176,7 +179,6 @@ def magnitude(space: Space, cell_name: str, weights: object, op_names: Sequence[
     return genotype_cell(cell, kept)
 
 
-@register_selection("best_per_edge")
 def best_per_edge(space: Space, cell_name: str, weights: object, op_names: Sequence[str], *,
                   gamma: object = None, beta: object = None) -> Cell:
     """Argmax selectable op on every edge -> a reduced space cell with one op per edge and the
@@ -187,7 +189,6 @@ def best_per_edge(space: Space, cell_name: str, weights: object, op_names: Seque
                             for e, edge in enumerate(w.edges)])
 
 
-@register_selection("best_per_group")
 def best_per_group(space: Space, cell_name: str, weights: object, op_names: Sequence[str], *,
                    gamma: object = None, beta: object = None) -> Cell:
     """DOTS group operation search (paper 002 eq. 15-16, paper 000 eq. 6-7): on every edge the
@@ -230,7 +231,6 @@ def _beta_rows(beta: object, cell: Cell) -> list[list[float]]:
     return rows
 
 
-@register_selection("best_combination")
 def best_combination(space: Space, cell_name: str, weights: object | None,
                      op_names: Sequence[str], *, beta: object, gamma: object = None) -> Cell:
     """DOTS (paper 002 §4.1): per node the combination with the largest beta (any size, so
@@ -249,7 +249,6 @@ def best_combination(space: Space, cell_name: str, weights: object | None,
     return genotype_cell(cell, kept)
 
 
-@register_selection("threshold")
 def threshold(space: Space, cell_name: str, weights: object | None, op_names: Sequence[str],
               *, gamma: object, beta: object = None, threshold: float = 0.5) -> Cell:
     """Edge-level sigmoid baseline (DOTS paper 002 Table 4a): per node keep the edges with

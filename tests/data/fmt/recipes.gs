@@ -14,7 +14,7 @@ search darts_like of darts {
   }
   stage pt { finetune 5 relax ops fixed select perturbation ops bias sep_conv_3x3=0.0006 sep_conv_5x5=+0.0004 dil_conv_5x5=-0.0006 }
   stage sig {
-    relax edges sigmoid temperature 10 -> 0.1 per step sum
+    relax edges sigmoid temperature 10 -> 0.1 per step
     select threshold 0.5
   }
 }

@@ -1,0 +1,80 @@
+"""The built-in parts, declared torch-free: names, language words, options, and where the code is.
+
+Each part's code is imported on first use (`genospec.registry.Registry.get`), so the language
+can read and check every name and option without importing torch. A user part registers the
+same way from Python, a ``--plugin`` module or a ``genospec.plugins`` entry point
+(`genospec.plugins`), see docs/extending.md.
+"""
+
+from __future__ import annotations
+
+from .registry import (DATASET, EDGE_RELAXATION, LAYOUT, OP_RELAXATION, REGULARISER, SELECTION,
+                       STUDY, UPDATE_RULE, Option, registry)
+
+
+def declare() -> None:
+    """Register every built-in part (called once, by `genospec.registry.registry`)."""
+    op = registry(OP_RELAXATION)
+    op.register("softmax", "genospec.relax.ops:Softmax", tags=("ops",),
+                doc="DARTS: softmax(alpha / T) over each edge's candidates")
+    op.register("group_softmax", "genospec.relax.ops:GroupSoftmax", words=("softmax",),
+                tags=("groups",), doc="DOTS: one softmax per op group on each edge")
+    op.register("fixed", "genospec.relax.ops:Fixed", tags=("ops",),
+                doc="DARTS-PT blank: alpha held at 0 (uniform weights)")
+
+    edge = registry(EDGE_RELAXATION)
+    edge.register("combination", "genospec.relax.edges:Combination", tags=("edges",), options=(
+        Option("normalise", bool, True, flag="sum", flag_value=False,
+               doc="divide each combination's weight by its size N(c) (the paper); 'sum': the "
+                   "released code's sum without 1/N(c)"),),
+        doc="DOTS: softmax over each node's edge combinations, gamma(i,j) = sum beta_c / N(c)")
+    edge.register("sigmoid", "genospec.relax.edges:Sigmoid", tags=("edges",),
+                  doc="edge-level sigmoid (the DOTS baseline)")
+
+    upd = registry(UPDATE_RULE)
+    upd.register("bilevel", "genospec.search.update:bilevel_step",
+                 doc="architecture on the validation half, weights on the training half")
+    upd.register("onelevel", "genospec.search.update:onelevel_step",
+                 doc="one batch, one loss, both parameter sets step (DOTS topology stage)")
+
+    sel = registry(SELECTION)
+    sel.register("magnitude", "genospec.search.select:magnitude",
+                 doc="DARTS: top-k edges per node by their strongest op, then the argmax op")
+    sel.register("best_per_edge", "genospec.search.select:best_per_edge",
+                 words=("best", "per", "edge"), doc="the argmax op on every edge (reduced space)")
+    sel.register("best_per_group", "genospec.search.select:best_per_group",
+                 words=("best", "per", "group"), doc="the best op of each group on every edge")
+    sel.register("best_combination", "genospec.search.select:best_combination",
+                 words=("best", "combination"), doc="each node's strongest edge combination")
+    sel.register("threshold", "genospec.search.select:threshold", options=(
+        Option("threshold", float, 0.5, lo=0.0, hi=1.0, positional=True,
+               doc="keep edges whose sigmoid weight exceeds it"),),
+        doc="edges above a sigmoid threshold (topped up to pick's minimum)")
+    sel.register("perturbation", "genospec.search.pt_selection:PerturbationSelection", options=(
+        Option("target", str, "both", choices=("ops", "edges", "both"), positional=True,
+               doc="what DARTS-PT decides"),),
+        doc="DARTS-PT: perturbation-based selection with fine-tuning between decisions")
+
+    data = registry(DATASET)
+    for name, doc in (("fashion_mnist", "Fashion-MNIST (Debian's dataset-fashion-mnist)"),
+                      ("cifar10", "CIFAR-10 (torchvision layout under --data-root)"),
+                      ("cifar100", "CIFAR-100 (torchvision layout under --data-root)"),
+                      ("imagefolder", "train/ and val/ image folders under --data-root"),
+                      ("synthetic", "generated class patterns (tests, smoke runs)")):
+        data.register(name, f"genospec.data.dataset:load_{name}", doc=doc)
+
+    lay = registry(LAYOUT)
+    for name, doc in (("cifar", "the DARTS CIFAR network"),
+                      ("imagenet", "the DARTS ImageNet (mobile) network"),
+                      ("nb201", "NAS-Bench-201's TinyNetwork")):
+        lay.register(name, "genospec.nn.network:build_network", doc=doc)
+
+    study = registry(STUDY)
+    study.register("kendall", "genospec.study.kendall:run_kendall",
+                   doc="DOTS Fig. 1: Kendall tau of alpha / beta against stand-alone accuracy")
+    study.register("skips", "genospec.study.skips:run_skips",
+                   doc="skip_connect on S2 and noise on S4: DARTS vs DARTS-PT vs DOTS")
+    study.register("edarts", "genospec.study.edarts:run_edarts",
+                   doc="eDARTS Table II: full data, subset, once-per-epoch update")
+
+    registry(REGULARISER)  # none built in yet: the kind exists for recipes and plugins
