@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Iterable
 
-from .limits import MAX_PRINTED_ERRORS, MAX_SHOWN_LINE
+from .limits import MAX_MESSAGE_CHARS, MAX_PRINTED_ERRORS, MAX_SHOWN_LINE
 
 
 @dataclass(frozen=True)
@@ -101,12 +101,12 @@ class GenospecError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        head = f"{self.span.file}:{self.span.line}:{self.span.column}: " if self.span else ""
-        parts = [f"{head}error: {self.message}"]
+        head = f"{_clip(self.span.file)}:{self.span.line}:{self.span.column}: " if self.span else ""
+        parts = [f"{head}error: {_clip(self.message)}"]
         if self.span is not None and self.span.source is not None:
             parts.append(self.span.render())
         if self.hint:
-            parts.append(f"hint: {self.hint}")
+            parts.append(f"hint: {_clip(self.hint)}")
         return "\n".join(parts)
 
 
@@ -163,6 +163,12 @@ class InternalError(GenospecError):
     """A bug in genospec (e.g. the formatter changed a file's meaning)."""
 
     exit_code = 3
+
+
+def _clip(text: str) -> str:
+    """A message as printed: at most MAX_MESSAGE_CHARS characters (a name, string or path the
+    user wrote may be arbitrarily long)."""
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + f"... ({len(text):,} characters)"
 
 
 def _position(e: GenospecError) -> tuple:

@@ -43,6 +43,9 @@ first cells' output, channels x height x width x 4 bytes."""
 # ---- error reports -------------------------------------------------------------------------
 MAX_PRINTED_ERRORS = 50
 """Errors printed for one file; the rest are counted."""
+MAX_MESSAGE_CHARS = 1000
+"""The longest message or hint printed (a message quoting a name or path of 100,000 characters
+shows its start)."""
 MAX_SHOWN_LINE = 160
 """The widest source line printed under an error; longer lines are clipped around the caret."""
 

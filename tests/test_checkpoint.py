@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from genospec.errors import GenospecWarning
 from genospec.checkpoint import (CheckpointError, append_jsonl, atomic_save, atomic_write_text,
                                  capture_rng, load, previous_path, read_jsonl, restore_rng)
 
@@ -42,7 +43,8 @@ def test_corrupt_newest_falls_back_to_previous(tmp_path):
     atomic_save(_state(1.0), path)
     atomic_save(_state(2.0), path)
     path.write_bytes(path.read_bytes()[:50])  # a torn write
-    assert load(path)["epoch"] == 1
+    with pytest.warns(GenospecWarning, match="continuing from the previous checkpoint"):
+        assert load(path)["epoch"] == 1
     previous_path(path).write_bytes(b"garbage")
     with pytest.raises(CheckpointError) as err:
         load(path)

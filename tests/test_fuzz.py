@@ -1,49 +1,40 @@
 """Fuzzing the loader: mutated spec files raise genospec errors and nothing else.
 
-Every `.gs` file under specs/ is cut into units (the file's imports and space/search
-declarations, plus at most one genotype, so that a unit loads in a few milliseconds), then
-mutated at the token level (deletion, duplication, swaps, replacement by a token of another spec),
-by inserting random characters, or by truncation. `loads` must either succeed or raise a
-`GenospecError` whose text renders; any other exception is a bug in the language front end.
+Every `.gs` file under specs/ is cut into units (see fuzz_cases.py), then mutated at the token
+level (deletion, duplication, swaps, replacement by a token of another spec), by inserting random
+characters, or by truncation; and by the hostile generators of fuzz_cases.py (byte-level
+mutations, numbers at and beyond the limits, deep nesting, Unicode line separators, very long
+lines, thousands of errors, DARTS and NAS-Bench-201 strings), also through the CLI. `loads` must
+either succeed or raise a `GenospecError` whose text renders, stays short and points where the
+parser saw the problem; any other exception is a bug. tests/fuzz_long.py runs the same
+generators for minutes.
 """
 
 from __future__ import annotations
 
-import re
+import random
+import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fuzz_cases
+from fuzz_cases import SPECS, TOKEN, UNITS, VOCABULARY
+from genospec.cli.main import main
 from genospec.errors import GenospecError
 from genospec.lang.loader import loads
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
 EXAMPLES_PER_MUTATION = 500
-
-# Strings, comments, words/numbers, two-character operators, whitespace, any other character.
-_TOKEN = re.compile(r'"[^"\n]*"|#[^\n]*|[\w.+-]+|->|<-|\s+|.', re.S)
-_DECL = re.compile(r"^(?=(?:space|genotype|search)\b)", re.M)
-
-
-def _units() -> list[tuple[Path, str]]:
-    """(file, text) pairs covering every spec file; genotypes are split one per unit."""
-    units = []
-    for path in sorted(SPECS.rglob("*.gs")):
-        head, *decls = _DECL.split(path.read_text(encoding="utf-8"))
-        shared = head + "".join(d for d in decls if not d.startswith("genotype"))
-        genotypes = [d for d in decls if d.startswith("genotype")]
-        units += [(path, shared + g) for g in genotypes] or [(path, shared)]
-    return units
-
-
-UNITS = _units()
-VOCABULARY = sorted({t for _, text in UNITS for t in _TOKEN.findall(text) if not t.isspace()})
+EXAMPLES_PER_HOSTILE_KIND = {"bytes": 150, "numbers": 150, "nesting": 40, "separators": 150,
+                             "long_line": 25, "many_errors": 12, "darts": 150, "nb201": 150}
+CLI_EXAMPLES = 25
 
 
 def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)
+    return TOKEN.findall(text)
 
 
 def _check(path: Path, text: str) -> None:
@@ -93,3 +84,32 @@ def test_mutations_raise_only_genospec_errors(kind: str) -> None:
         _check(*case)
 
     run()
+
+
+@pytest.mark.parametrize("kind", fuzz_cases.KINDS)
+def test_hostile_inputs_raise_only_short_genospec_errors_in_seconds(kind: str) -> None:
+    @settings(max_examples=EXAMPLES_PER_HOSTILE_KIND[kind], deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.randoms(use_true_random=False))
+    def run(rng: random.Random) -> None:
+        case = fuzz_cases.make(kind, rng)
+        start = time.perf_counter()
+        fuzz_cases.check(case)
+        assert time.perf_counter() - start < 10, case
+
+    run()
+
+
+def test_the_cli_on_mutants_exits_0_or_1_without_a_traceback(tmp_path: Path) -> None:
+    runner = CliRunner()
+    rng = random.Random(13)
+    spaces = [k for k in fuzz_cases.GS_KINDS]
+    for i in range(CLI_EXAMPLES):
+        case = fuzz_cases.gs_case(spaces[i % len(spaces)], rng)
+        path = tmp_path / f"mutant{i}.gs"
+        path.write_bytes(case.data if isinstance(case.data, bytes) else case.data.encode("utf-8", "surrogatepass"))
+        command = ["compile", str(path)] if i % 2 else ["fmt", "--check", str(path)]
+        result = runner.invoke(main, command)
+        assert result.exit_code in (0, 1), (case, result.output[-2000:], result.exception)
+        assert result.exception is None or isinstance(result.exception, SystemExit), case
+        assert "Traceback" not in result.output and len(result.output) < fuzz_cases.MAX_MESSAGE

@@ -397,3 +397,8 @@ def test_the_cli_prints_the_fallback_as_a_warning(run_copy: Path, monkeypatch: p
     result = CliRunner().invoke(main, ["search", "--resume", str(run_copy), "--quiet"])
     assert "warning: " in result.output and "continuing from the previous checkpoint" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_call_among_a_settings_values_is_a_spec_error_not_a_parse_tree() -> None:
+    e = _error(TINY_SPACE + "search r of tiny {\n  stage a { epochs 1  arch adam f(3) lr 1e-3  select magnitude }\n}\n")
+    assert str(e).splitlines()[0] == "x.gs:20:33: error: 'arch': unexpected 'f'"

@@ -234,6 +234,8 @@ class _ToAst(Transformer):
     def nval(self, t: Tree) -> ast.Value:
         return t.children[0]
 
+    sval = nval  # a call among a setting's values: sep_conv(3) (the other values have aliases)
+
     def groups_block(self, t: Tree) -> ast.GroupsBlock:
         return ast.GroupsBlock(tuple(t.children), self._sp(t))
 
