@@ -166,6 +166,9 @@ def test_run_directory_figures_in_every_format(tmp_path: Path) -> None:
     write_run_figures(tmp_path, stages=["ops"], formats=["svg"])
     assert (tmp_path / "plots" / "ops_final.svg").read_bytes() == svg
     assert np.isfinite(weight_matrix(records[0], "normal")[2]).all()
-    # after a short epoch a running stage is left as it was
+    # after a short epoch a running stage is left as it was; so is a fine-tuning epoch (DARTS-PT
+    # numbers them past the stage's epochs)
     records[-1]["seconds"] = REDRAW_AFTER / 2
     assert write_run_figures(tmp_path / "short", records, stages=["topology"]) == []
+    tuned = {**records[1], "epoch": 3, "seconds": 1.0}
+    assert write_run_figures(tmp_path / "short", records[:2] + [tuned]) == []

@@ -210,9 +210,11 @@ REDRAW_AFTER = 10.0  # seconds: a running stage is redrawn after epochs at least
 
 
 def finished(records: Sequence[Record]) -> bool:
-    """Whether one stage's records reach its last epoch (``epoch`` >= ``epochs``)."""
+    """Whether one stage's records end with its last training epoch (``epoch`` == ``epochs``).
+    Epochs numbered past it (DARTS-PT's fine-tuning between decisions) count as running: how
+    many more follow is not in the records."""
     last = records[-1]
-    return last.get("epochs") is None or last["epoch"] >= last["epochs"]
+    return last.get("epochs") is None or last["epoch"] == last["epochs"]
 
 
 def write_run_figures(run_dir: str | Path, records: Sequence[Record] | None = None,
