@@ -21,6 +21,7 @@ from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
 from .pool_bn import can_recompute_pool, recomputed_pool_bn, shared_pool_bn
 from .recompute import can_recompute, can_scale, recomputed_chain
+from .strided_pointwise import conv2d
 from ..oplib import KindSignature
 
 OpBuilder = Callable[[OpDef, int, int, bool], nn.Module]
@@ -123,8 +124,7 @@ class ReLUConvBN(nn.Sequential):
                  padding: int | tuple[int, int] = 0, dilation: int = 1, affine: bool = True):
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(in_chs, out_chs, kernel, stride=stride, padding=padding, dilation=dilation,
-                      bias=False),
+            conv2d(in_chs, out_chs, kernel, stride=stride, padding=padding, dilation=dilation),
             nn.BatchNorm2d(out_chs, affine=affine),
         )
 
@@ -208,13 +208,14 @@ class PoolBN(nn.Sequential):
 
 
 class FactorizedReduce(nn.Module):
-    """Halve the resolution with two stride-2 1x1 convolutions, one shifted by a pixel."""
+    """Halve the resolution with two stride-2 1x1 convolutions, one shifted by a pixel
+    (`genospec.nn.strided_pointwise`: on the CPU they subsample, then convolve)."""
 
     def __init__(self, in_chs: int, out_chs: int, affine: bool = True):
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
-        self.conv_a = nn.Conv2d(in_chs, out_chs // 2, 1, stride=2, bias=False)
-        self.conv_b = nn.Conv2d(in_chs, out_chs - out_chs // 2, 1, stride=2, bias=False)
+        self.conv_a = conv2d(in_chs, out_chs // 2, 1, stride=2)
+        self.conv_b = conv2d(in_chs, out_chs - out_chs // 2, 1, stride=2)
         self.bn = nn.BatchNorm2d(out_chs, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

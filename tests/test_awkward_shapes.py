@@ -1,0 +1,217 @@
+"""Every custom autograd path of genospec.nn against plain autograd, on awkward shapes.
+
+The CPU fast paths (depthwise convolution's backward, recomputing ReLU-conv-BN blocks, pooling
+with BatchNorm, channel concatenation, the shared ReLU, strided 1x1 convolutions) run in float32
+on the shapes a user's space can produce: odd sizes, 1x1 and 2x2 maps, stride 2 on odd inputs,
+batch 1, channels-last tensors, views that are dense in no layout. Each is compared, value and
+gradients, with the same function computed by plain PyTorch ops in float64. `.ci/run` runs
+this file (with the rest of the suite) under glibc's malloc checks, where a write out of bounds
+aborts.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genospec.nn.concat import concat_channels
+from genospec.nn.depthwise import depthwise_conv
+from genospec.nn.ops import DilConv, FactorizedReduce, PoolBN, SepConv
+from genospec.nn.recompute import relu_keeping_input
+from genospec.nn.strided_pointwise import StridedPointwiseConv2d
+
+# (batch, channels, height, width, layout); "view": a slice dense in neither layout
+SHAPES = [
+    (1, 3, 7, 5, "channels_last"),
+    (2, 5, 1, 1, "channels_last"),
+    (2, 4, 2, 2, "channels_last"),
+    (3, 6, 9, 9, "view"),
+    (2, 3, 5, 4, "contiguous"),
+    (4, 2, 8, 8, "channels_last"),  # the shape that broke oneDNN's strided 1x1 weight gradient
+    (1, 4, 3, 3, "view"),
+]
+IDS = [f"{n}x{c}x{h}x{w}-{layout}" for n, c, h, w, layout in SHAPES]
+
+
+def _input(shape, seed: int = 0) -> torch.Tensor:
+    n, c, h, w, layout = shape
+    gen = torch.Generator().manual_seed(seed)
+    if layout == "view":  # every other channel of a channels-last tensor, shifted by a pixel
+        big = torch.randn(n, 2 * c, h + 1, w + 1, generator=gen)
+        x = big.contiguous(memory_format=torch.channels_last)[:, ::2, 1:, 1:]
+        assert not x.is_contiguous() and not x.is_contiguous(memory_format=torch.channels_last)
+    else:
+        x = torch.randn(n, c, h, w, generator=gen)
+        if layout == "channels_last":
+            x = x.contiguous(memory_format=torch.channels_last)
+    return x.detach().requires_grad_(True)
+
+
+def _reference(x: torch.Tensor) -> torch.Tensor:
+    return x.detach().double().contiguous().requires_grad_(True)
+
+
+def _check(out, ref, inputs, ref_inputs, tol: float = 2e-4) -> None:
+    """Values and gradients (for a fixed random output gradient) agree."""
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out.double(), ref, rtol=tol, atol=tol)
+    grad = torch.randn(ref.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    got = torch.autograd.grad(out, inputs, grad.to(out.dtype), allow_unused=True)
+    want = torch.autograd.grad(ref, ref_inputs, grad, allow_unused=True)
+    for g, r in zip(got, want):
+        assert (g is None) == (r is None)
+        if g is not None:
+            assert torch.isfinite(g).all()
+            torch.testing.assert_close(g.double(), r, rtol=tol, atol=tol * max(1.0, r.abs().max()))
+
+
+def _batchnorm_ok(n: int, h: int, w: int, stride: int) -> bool:
+    """BatchNorm in training mode needs more than one value per channel."""
+    return n * (-(-h // stride)) * (-(-w // stride)) > 1
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+@pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (3, 2, 1), (5, 2, 1), (3, 1, 2),
+                                                    (3, 2, 2), (5, 2, 2), (1, 2, 1)])
+def test_depthwise_convolution(shape, kernel, stride, dilation):
+    x = _input(shape)
+    chs = shape[1]
+    pad = dilation * (kernel - 1) // 2
+    w = torch.randn(chs, 1, kernel, kernel, generator=torch.Generator().manual_seed(1))
+    w.requires_grad_(True)
+    rx, rw = _reference(x), _reference(w)
+    out = depthwise_conv(x, w, stride, pad, dilation)
+    ref = F.conv2d(rx, rw, stride=stride, padding=pad, dilation=dilation, groups=chs)
+    _check(out, ref, (x, w), (rx, rw))
+
+
+def _plain_chain(block: DilConv, x: torch.Tensor, w_dw: torch.Tensor, w_pw: torch.Tensor
+                 ) -> torch.Tensor:
+    """``bn(pw(dw(relu(x))))`` in float64 with the block's configuration, batch statistics."""
+    _, dw, _, bn = block
+    h = F.conv2d(torch.relu(x), w_dw, stride=dw.stride, padding=dw.padding,
+                 dilation=dw.dilation, groups=dw.groups)
+    h = F.conv2d(h, w_pw)
+    weight = None if bn.weight is None else bn.weight.double()
+    bias = None if bn.bias is None else bn.bias.double()
+    return F.batch_norm(h, None, None, weight, bias, training=True, eps=bn.eps)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+@pytest.mark.parametrize("keep", ["output", "input"])
+@pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled"])
+@pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 2), (5, 2, 2), (3, 2, 1)])
+def test_recomputing_blocks(shape, keep, mode, kernel, stride, dilation):
+    n, chs, h, w, _ = shape
+    if not _batchnorm_ok(n, h, w, stride):
+        pytest.skip("BatchNorm needs more than one value per channel")
+    torch.manual_seed(2)
+    block = DilConv(chs, chs, kernel, stride, dilation, affine=keep == "input")
+    block.keep = keep
+    if shape[4] != "contiguous":
+        block = block.to(memory_format=torch.channels_last)
+    x = _input(shape, seed=3)
+    rx = _reference(x)
+    params = [block[1].weight, block[2].weight]
+    ref_params = [p.detach().double().requires_grad_(True) for p in params]
+    scale = torch.tensor(0.7, requires_grad=True)
+    ref_scale = scale.detach().double().requires_grad_(True)
+    if mode == "own_relu":
+        out = block(x)
+        ref = _plain_chain(block, rx, *ref_params)
+    elif mode == "shared_relu":
+        out = block(x, relu_keeping_input(x))
+        ref = _plain_chain(block, rx, *ref_params)
+    else:
+        out = block(x, relu_keeping_input(x), scale=scale)
+        ref = ref_scale * _plain_chain(block, rx, *ref_params)
+        params, ref_params = params + [scale], ref_params + [ref_scale]
+    if keep == "output" or mode != "scaled":
+        assert out.grad_fn.name() == "_ChainBackward"
+    _check(out, ref, (x, *params), (rx, *ref_params), tol=1e-3)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_separable_convolution_block_pair(shape):
+    n, chs, h, w, _ = shape
+    if not _batchnorm_ok(n, h, w, 2):
+        pytest.skip("BatchNorm needs more than one value per channel")
+    torch.manual_seed(5)
+    block = SepConv(chs, chs, 3, 2, affine=False).to(memory_format=torch.channels_last)
+    plain = copy.deepcopy(block)
+    for m in plain.modules():
+        if isinstance(m, DilConv):
+            m.keep = "all"
+    plain = plain.double().to(memory_format=torch.contiguous_format)
+    x = _input(shape, seed=6)
+    out = block(x)
+    assert out.grad_fn.name() == "_ChainBackward"
+    rx = _reference(x)
+    ref = plain(rx)
+    assert ref.grad_fn.name() != "_ChainBackward"
+    _check(out, ref, (x, *block.parameters()), (rx, *plain.parameters()), tol=1e-3)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(3, 1, 1), nn.MaxPool2d(3, 2, 1),
+                                  nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+                                  nn.AvgPool2d(3, 2, 1, count_include_pad=False)],
+                         ids=["max1", "max2", "avg1", "avg2"])
+@pytest.mark.parametrize("shared", [False, True])
+def test_pooling_with_batchnorm(shape, pool, shared):
+    n, chs, h, w, _ = shape
+    if not _batchnorm_ok(n, h, w, pool.stride):
+        pytest.skip("BatchNorm needs more than one value per channel")
+    op = PoolBN(pool, chs)
+    x = _input(shape, seed=8)
+    rx = _reference(x)
+    out = op(x, {} if shared else None)
+    assert out.grad_fn.name() == "_PoolBNBackward"
+    ref = F.batch_norm(pool(rx), None, None, training=True, eps=op[1].eps)
+    _check(out, ref, (x,), (rx,), tol=1e-3)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_concatenation_and_shared_relu(shape):
+    x = _input(shape, seed=9)
+    y = _input(shape, seed=10)
+    rx, ry = _reference(x), _reference(y)
+    out = concat_channels([relu_keeping_input(x), y * 2, x])
+    ref = torch.cat([torch.relu(rx), ry * 2, rx], dim=1)
+    _check(out, ref, (x, y), (rx, ry), tol=1e-5)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+@pytest.mark.parametrize("stride,padding", [(2, 0), (3, 0), (2, 1)])
+def test_strided_pointwise_convolution(shape, stride, padding):
+    torch.manual_seed(11)
+    conv = StridedPointwiseConv2d(shape[1], 6, stride, padding).to(
+        memory_format=torch.channels_last)
+    x = _input(shape, seed=12)
+    rx, rw = _reference(x), _reference(conv.weight)
+    out = conv(x)
+    ref = F.conv2d(rx, rw, stride=stride, padding=padding)
+    _check(out, ref, (x, conv.weight), (rx, rw))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_factorized_reduce(shape):
+    n, chs, h, w, _ = shape
+    if not _batchnorm_ok(n, h, w, 2):
+        pytest.skip("BatchNorm needs more than one value per channel")
+    torch.manual_seed(13)
+    fr = FactorizedReduce(chs, 6, affine=True).to(memory_format=torch.channels_last)
+    x = _input(shape, seed=14)
+    rx = _reference(x)
+    wa, wb = _reference(fr.conv_a.weight), _reference(fr.conv_b.weight)
+    r = torch.relu(rx)
+    shifted = F.pad(r, (0, 1, 0, 1))[:, :, 1:, 1:]
+    ref = torch.cat([F.conv2d(r, wa, stride=2), F.conv2d(shifted, wb, stride=2)], dim=1)
+    ref = F.batch_norm(ref, None, None, fr.bn.weight.double(), fr.bn.bias.double(),
+                       training=True, eps=fr.bn.eps)
+    out = fr(x)
+    _check(out, ref, (x, fr.conv_a.weight, fr.conv_b.weight), (rx, wa, wb), tol=1e-3)
