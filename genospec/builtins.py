@@ -50,7 +50,7 @@ def declare() -> None:
         Option("threshold", float, 0.5, lo=0.0, hi=1.0, positional=True,
                doc="keep edges whose sigmoid weight exceeds it"),),
         doc="edges above a sigmoid threshold (topped up to pick's minimum)")
-    sel.register("perturbation", "genospec.search.pt_selection:PerturbationSelection", options=(
+    sel.register("perturbation", "genospec.search.perturbation_stage:PerturbationSelection", options=(
         Option("target", str, "both", choices=("ops", "edges", "both"), positional=True,
                doc="what DARTS-PT decides"),),
         doc="DARTS-PT: perturbation-based selection with fine-tuning between decisions")

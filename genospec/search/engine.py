@@ -34,12 +34,14 @@ from ..data.splits import TensorSplit
 from ..errors import GenospecError, SpecError
 from ..nn.memory import available_memory, check_fits, estimate_training_memory
 from ..nn.supernet import Supernet
+from ..plugins import load_plugin
 from ..progress import Reporter
+from ..registry import REGULARISER, UPDATE_RULE, registry
 from . import config, outputs
-from .perturbation_stage import run_perturbation
 from .run import RunDir, RunDirError
+from .hooks import Regularisers, StageSelection
 from .select import SELECTIONS, select
-from .update import arch_optimizer, step, weight_optimizer
+from .update import arch_optimizer, weight_optimizer
 
 FORMAT = 2  # of resolved.json: 2 since the registries (issue 14); 1 is read through config.upgrade
 READABLE_FORMATS = (1, 2)
@@ -81,7 +83,7 @@ class _StageData:
 
 
 @dataclass
-class _Running:
+class Running:
     """Sums over the steps of the current epoch (saved with a mid-epoch checkpoint)."""
 
     n: int = 0
@@ -209,6 +211,8 @@ def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str,
             name, s = plan["stages"][k]["name"], plan["stages"][k]["settings"]
             if plan["format"] == 1:
                 s = config.upgrade(s)
+            for plugin in s.get("plugins", []):  # --resume: the recipe's plugins again
+                load_plugin(plugin)
             result_name = f"{plan['recipe']}_{name}"
             if k < at[0]:  # finished before the checkpoint's stage
                 space = outputs.read_space(run.stage_output(name), result_name)
@@ -216,12 +220,9 @@ def _run(run: RunDir, reporter: Reporter, dataset: Dataset | None, device: str,
                 continue
             data = _stage_data(s, plan, dataset, device, cache)
             resume = ck if ck is not None and ck["stage"] == k else None
-            stage = _Stage(k, name, space, s, data, run, reporter, device, interrupt, force)
+            stage = StageTrainer(k, name, space, s, data, run, reporter, device, interrupt, force)
             model = stage.train(resume)
-            if s["select"]["rule"] == "perturbation":  # DARTS-PT: selection with fine-tuning
-                result = run_perturbation(stage, model, resume, result_name)
-            else:
-                result = _select(space, s, model, result_name)
+            result = _selection(stage, model, resume, result_name)
             written = outputs.write_stage_result(run, name, result, space, root)
             outputs.render_stage(run, name, space, run.metrics()[-1], written, reporter)
             produced[name] = run.stage_output(name)
@@ -266,6 +267,17 @@ def _stage_data(s: config.Settings, plan: dict, dataset: Dataset | None, device:
     return _StageData(dataset, train, val)
 
 
+def _selection(stage: "StageTrainer", model: Supernet, resume: dict | None,
+               name: str) -> ir.Space:
+    """The stage's selection rule: a `StageSelection` acts on the stage (DARTS-PT), a plain rule
+    on each cell type's weights."""
+    options = {k: v for k, v in stage.s["select"].items() if k != "rule"}
+    rule = SELECTIONS.get(stage.s["select"]["rule"])
+    if isinstance(rule, type) and issubclass(rule, StageSelection):
+        return rule(**options).select(stage, model, resume, name)
+    return _select(stage.space, stage.s, model, name)
+
+
 def _select(space: ir.Space, s: config.Settings, model: Supernet, name: str) -> ir.Space:
     """The stage's selection rule applied to every cell type -> a genotype or reduced space."""
     rule = s["select"]["rule"]
@@ -289,14 +301,14 @@ def _stream(seed: int, stage: int, part: int) -> int:
 def _cosine(w: dict, epoch: int, epochs: int) -> float:
     """SGD learning rate of ``epoch``: cosine from lr to lr_min over the stage (as DARTS' per-epoch
     CosineAnnealingLR), or constant."""
-    if w.get("schedule", "cosine") == "constant":
+    if w["schedule"] == "constant":
         return w["lr"]
-    lo = w.get("lr_min", 0.0)
+    lo = w["lr_min"]
     return lo + (w["lr"] - lo) * (1 + math.cos(math.pi * epoch / epochs)) / 2
 
 
 @dataclass
-class _Stage:
+class StageTrainer:
     """The training of one stage: supernet, optimisers, batches, schedules, checkpoints."""
 
     index: int
@@ -311,8 +323,27 @@ class _Stage:
     force: bool = False  # skip the memory check
     steps: int = field(init=False)
 
+    regularisers: Regularisers = field(init=False)
+
     def __post_init__(self) -> None:
         self.steps = num_batches(self.data.train, self.s["batch"])
+        reg = registry(REGULARISER)
+        self.regularisers = Regularisers([
+            reg.get(r["name"])(**{k: v for k, v in r.items() if k != "name"})
+            for r in self.s.get("regularise", [])])
+
+    def step(self, model: nn.Module, batch: tuple, val_batch: tuple | None,
+             w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer | None,
+             update_arch: bool) -> dict[str, float | None]:
+        """One training step under the stage's update rule, with its regularisers' hooks."""
+        u, regs = self.s["update"], self.regularisers
+        regs.before_weight_step(model)
+        rule = registry(UPDATE_RULE).get(u["mode"])
+        out = rule(model, batch, val_batch, order=2 if u["order"] == "second_order" else 1,
+                   w_opt=w_opt, a_opt=a_opt, clip=self.s["weights"].get("clip"),
+                   update_arch=update_arch, penalty=regs.penalty if regs.parts else None)
+        regs.after_weight_step(model)
+        return out
 
     def _build(self) -> tuple[Supernet, torch.optim.Optimizer, torch.optim.Optimizer | None]:
         s, ds = self.s, self.data.dataset
@@ -333,7 +364,7 @@ class _Stage:
         a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
         return model, w_opt, a_opt
 
-    def _batches(self, split: Split, part: int, epoch: int, start: int) -> Iterator:
+    def batches(self, split: Split, part: int, epoch: int, start: int) -> Iterator:
         """The epoch's augmented batches from step ``start`` on; the validation part cycles when
         it is shorter than the training part."""
         s = self.s
@@ -347,7 +378,7 @@ class _Stage:
                                                  start=start)
             start = 0
 
-    def _arch_due(self, epoch: int, step_: int) -> bool:
+    def arch_due(self, epoch: int, step_: int) -> bool:
         """Whether step ``step_`` of ``epoch`` updates the architecture: never in warm-up, then
         every n-th step counted from the first architecture epoch, or on the last step of every
         n-th epoch (eDARTS' sparse update: after the weights have seen the whole epoch)."""
@@ -358,7 +389,7 @@ class _Stage:
             return step_ == self.steps - 1 and (epoch - warm) % u["every"] == 0
         return ((epoch - warm) * self.steps + step_) % u["every"] == 0
 
-    def _temperatures(self, epoch: int, step_: int) -> dict[str, float]:
+    def temperatures(self, epoch: int, step_: int) -> dict[str, float]:
         """Op (and edge) temperature at a step; t counts from the first architecture epoch."""
         s, warm = self.s, self.s["warmup"]
         anneal = max(0, s["epochs"] - warm)
@@ -376,48 +407,47 @@ class _Stage:
         model, w_opt, a_opt = self._build()
         if not self.force:
             self._check_memory(model)
-        epoch, start, running = 0, 0, _Running()
+        epoch, start, running = 0, 0, Running()
         if resume is not None:
             model.load_state_dict(resume["model"])
             w_opt.load_state_dict(resume["w_opt"])
             if a_opt is not None:
                 a_opt.load_state_dict(resume["a_opt"])
             restore_rng(resume["rng"])
-            epoch, start, running = resume["epoch"], resume["step"], _Running(**resume["running"])
+            epoch, start, running = resume["epoch"], resume["step"], Running(**resume["running"])
         u = s["update"]
-        mode, order = u["mode"], 2 if u["order"] == "second_order" else 1
+        mode = u["mode"]
         for epoch in range(epoch, s["epochs"]):
             lr = _cosine(s["weights"], epoch, s["epochs"])
             for group in w_opt.param_groups:
                 group["lr"] = lr
             model.train()
             began = time.perf_counter() - running.seconds
-            train = self._batches(self.data.train, 0, epoch, start)
-            val = self._batches(self.data.val, 1, epoch, start) if mode == "bilevel" else None
+            train = self.batches(self.data.train, 0, epoch, start)
+            val = self.batches(self.data.val, 1, epoch, start) if mode == "bilevel" else None
             self.reporter.start(f"{self.name} {epoch + 1}/{s['epochs']}", total=self.steps)
             self.reporter.update(start)
             temps: dict[str, float] = {}
             for k in range(start, self.steps):
                 x, y = next(train)
                 vb = next(val) if val is not None else None
-                temps = self._temperatures(epoch, k)
+                temps = self.temperatures(epoch, k)
                 model.set_temperature(**temps)
-                due = a_opt is not None and self._arch_due(epoch, k)
-                out = step(model, (x, y), vb, mode=mode, order=order, w_opt=w_opt, a_opt=a_opt,
-                           clip=s["weights"].get("clip"), update_arch=due)
+                due = a_opt is not None and self.arch_due(epoch, k)
+                out = self.step(model, (x, y), vb, w_opt, a_opt, due)
                 running.add(out, len(y), due)
                 self.reporter.update(1, loss=out["loss"], acc=out["acc"])
                 if self.interrupt.requested and k + 1 < self.steps:
                     running.seconds = time.perf_counter() - began
                     self._save(model, w_opt, a_opt, epoch, k + 1, running)
                     self.reporter.close()
-                    raise self._interrupted(f"in epoch {epoch + 1}")
+                    raise self.interrupted(f"in epoch {epoch + 1}")
             self.reporter.close()
-            self._finish_epoch(model, epoch, lr, temps, running, time.perf_counter() - began)
-            self._save(model, w_opt, a_opt, epoch + 1, 0, _Running())
-            start, running = 0, _Running()
+            self.finish_epoch(model, epoch, lr, temps, running, time.perf_counter() - began)
+            self._save(model, w_opt, a_opt, epoch + 1, 0, Running())
+            start, running = 0, Running()
             if self.interrupt.requested:
-                raise self._interrupted(f"after epoch {epoch + 1}")
+                raise self.interrupted(f"after epoch {epoch + 1}")
         return model
 
     def _check_memory(self, model: Supernet) -> None:
@@ -433,15 +463,16 @@ class _Stage:
                    knobs=f"stage '{self.name}': batch, supernet channels or cells, supernet pc 4 "
                          "or supernet checkpoint cells")
 
-    def _finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
-                      running: _Running, seconds: float) -> None:
+    def finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
+                      running: Running, seconds: float) -> None:
         """Validate, log the epoch's record (metrics.jsonl, plots, reporter)."""
-        val_loss, val_acc = _evaluate(model, self.data.val, self.s["batch"], self.device)
+        val_loss, val_acc = evaluate(model, self.data.val, self.s["batch"], self.device)
         record = {
             "stage": self.name, "stage_index": self.index, "epoch": epoch + 1,
             "epochs": self.s["epochs"], "lr": lr, **running.means(),
             "val_loss": val_loss, "val_acc": val_acc, "arch_updates": running.arch_updates,
             "t_op": temps.get("op"), "t_edge": temps.get("edge"), "seconds": round(seconds, 3),
+            **self.regularisers.epoch_end(model, epoch),
             **outputs.snapshot(model.mixing()),
         }
         self.run.append_metrics(record)
@@ -449,12 +480,12 @@ class _Stage:
         self.reporter.event("epoch", {k: v for k, v in record.items()
                                       if k not in ("weights", "gamma", "beta", "stage_index")})
 
-    def _interrupted(self, when: str) -> SearchInterrupted:
+    def interrupted(self, when: str) -> SearchInterrupted:
         return SearchInterrupted(f"interrupted in stage '{self.name}' {when}; checkpoint saved",
                                  hint=f"continue with: genospec search --resume {self.run.path}")
 
     def _save(self, model: nn.Module, w_opt: torch.optim.Optimizer,
-              a_opt: torch.optim.Optimizer | None, epoch: int, step_: int, running: _Running) -> None:
+              a_opt: torch.optim.Optimizer | None, epoch: int, step_: int, running: Running) -> None:
         self.run.save_checkpoint({
             "format": CHECKPOINT_FORMAT, "stage": self.index, "stage_name": self.name, "epoch": epoch,
             "step": step_, "model": model.state_dict(), "w_opt": w_opt.state_dict(),
@@ -464,7 +495,7 @@ class _Stage:
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, split: Split, batch: int, device: str) -> tuple[float, float]:
+def evaluate(model: nn.Module, split: Split, batch: int, device: str) -> tuple[float, float]:
     """Loss and accuracy on ``split`` (in order, no augmentation).
 
     BN normalises with each batch's own statistics and leaves the running ones untouched: a

@@ -29,7 +29,7 @@ import math
 import random
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -40,10 +40,9 @@ from ..data import Split, iterate
 from ..nn.supernet import Supernet
 from .perturbation import (Decision, decision_from_dict, decision_to_dict, perturbation_select,
                            plan, selected_space)
-from .update import arch_optimizer, step, weight_optimizer
-
-if TYPE_CHECKING:
-    from .engine import _Stage
+from .engine import CHECKPOINT_FORMAT, Running, StageTrainer
+from .hooks import StageSelection
+from .update import arch_optimizer, weight_optimizer
 
 LR_FACTOR = 0.1  # fine-tuning starts at a tenth of the stage's learning rate (released code)
 
@@ -79,11 +78,9 @@ def evaluate_batch_stats(model: nn.Module, split: Split, batch: int,
 class _Selection:
     """State of one stage's DARTS-PT phase (see the module docstring)."""
 
-    def __init__(self, stage: "_Stage", model: Supernet, resume: dict | None, total: int):
-        from .engine import CHECKPOINT_FORMAT as FORMAT, _Running  # the engine imports this module
-
+    def __init__(self, stage: StageTrainer, model: Supernet, resume: dict | None, total: int):
         self.stage, self.model, self.s = stage, model, stage.s
-        self._format, self._running = FORMAT, _Running
+        self._format, self._running = CHECKPOINT_FORMAT, Running
         w, a = self.s["weights"], self.s["arch"]
         self.w_opt = weight_optimizer(model, w["lr"] * LR_FACTOR, w["momentum"], w["decay"])
         self.a_opt = arch_optimizer(model, a["lr"], tuple(a["betas"]), a["decay"])
@@ -99,7 +96,7 @@ class _Selection:
         self.tuned = pt["tuned"] if pt else 0  # fine-tuning epochs run
         self.target = 0  # fine-tuning epochs asked for so far (replayed rounds included)
         self.total = total  # fine-tuning epochs of the whole selection
-        self.temps = stage._temperatures(self.s["epochs"] - 1, stage.steps - 1)
+        self.temps = stage.temperatures(self.s["epochs"] - 1, stage.steps - 1)
         model.set_temperature(**self.temps)
 
     # -- callbacks for perturbation_select --------------------------------------------------------
@@ -127,8 +124,8 @@ class _Selection:
     def _lr(self, t: int) -> float:
         """Cosine from lr/10 to lr_min over all fine-tuning epochs (CosineAnnealingLR)."""
         w = self.s["weights"]
-        lo, hi = w.get("lr_min", 0.0), w["lr"] * LR_FACTOR
-        if w.get("schedule", "cosine") == "constant":
+        lo, hi = w["lr_min"], w["lr"] * LR_FACTOR
+        if w["schedule"] == "constant":
             return hi
         return lo + (hi - lo) * (1 + math.cos(math.pi * t / max(self.total, 1))) / 2
 
@@ -138,27 +135,25 @@ class _Selection:
         epoch, lr = s["epochs"] + t, self._lr(t)
         for group in self.w_opt.param_groups:
             group["lr"] = lr
-        u = s["update"]
-        mode, order = u["mode"], 2 if u["order"] == "second_order" else 1
+        mode = s["update"]["mode"]
         began = time.perf_counter()
         model.train()
-        train = st._batches(st.data.train, 0, epoch, 0)
-        val = st._batches(st.data.val, 1, epoch, 0) if mode == "bilevel" else None
+        train = st.batches(st.data.train, 0, epoch, 0)
+        val = st.batches(st.data.val, 1, epoch, 0) if mode == "bilevel" else None
         st.reporter.start(f"{st.name} fine-tune {t + 1}/{self.total}", total=st.steps)
         running = self._running()
         for k in range(st.steps):
             x, y = next(train)
             vb = next(val) if val is not None else None
-            due = self.a_opt is not None and st._arch_due(epoch, k)
-            out = step(model, (x, y), vb, mode=mode, order=order, w_opt=self.w_opt,
-                       a_opt=self.a_opt, clip=s["weights"].get("clip"), update_arch=due)
+            due = self.a_opt is not None and st.arch_due(epoch, k)
+            out = st.step(model, (x, y), vb, self.w_opt, self.a_opt, due)
             running.add(out, len(y), due)
             st.reporter.update(1, loss=out["loss"], acc=out["acc"])
             if st.interrupt.requested:  # the epoch is redone from the last checkpoint
                 st.reporter.close()
                 self._check_interrupt()
         st.reporter.close()
-        st._finish_epoch(model, epoch, lr, self.temps, running, time.perf_counter() - began)
+        st.finish_epoch(model, epoch, lr, self.temps, running, time.perf_counter() - began)
 
     def _save(self) -> None:
         st = self.stage
@@ -174,11 +169,11 @@ class _Selection:
 
     def _check_interrupt(self) -> None:
         if self.stage.interrupt.requested:
-            raise self.stage._interrupted(f"during perturbation selection "
+            raise self.stage.interrupted(f"during perturbation selection "
                                           f"({len(self.decisions)} decisions made)")
 
 
-def run_perturbation(stage: "_Stage", model: Supernet, resume: dict | None,
+def run_perturbation(stage: StageTrainer, model: Supernet, resume: dict | None,
                      name: str) -> ir.Space:
     """The engine's hook: DARTS-PT on the trained ``model`` of ``stage`` (resuming from the
     stage's checkpoint ``resume`` when it holds a PT phase) -> the selected space ``name``."""
@@ -191,3 +186,11 @@ def run_perturbation(stage: "_Stage", model: Supernet, resume: dict | None,
         model, stage.space, sel.evaluate, sel.finetune, random.Random(seed), target=target,
         epochs=s["finetune"], done=sel.done, on_decision=sel.on_decision)
     return selected_space(stage.space, decisions, target, name)
+
+
+class PerturbationSelection(StageSelection):
+    """``select perturbation [ops|edges|both]``: DARTS-PT (`run_perturbation`)."""
+
+    def select(self, stage: StageTrainer, model: Supernet, resume: dict | None,
+               name: str) -> ir.Space:
+        return run_perturbation(stage, model, resume, name)

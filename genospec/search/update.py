@@ -35,6 +35,9 @@ from ..nn.supernet import Supernet
 Batch = tuple[Tensor, Tensor]
 Criterion = Callable[[Tensor, Tensor], Tensor]
 Mode = Literal["bilevel", "onelevel"]
+# A regulariser's term for a phase ("arch": the architecture step's loss, "weights": the weight
+# step's loss; a one-level step asks for both), or None (genospec.search.hooks.Regulariser).
+Penalty = Callable[[nn.Module, str], "Tensor | None"]
 
 
 def weight_optimizer(model: Supernet, lr: float = 0.025, momentum: float = 0.9,
@@ -150,11 +153,28 @@ def unrolled_arch_gradients(model: Supernet, batch: Batch, val_batch: Batch,
             val_loss.detach())
 
 
+def _plus(loss: Tensor, penalty: Penalty | None, net: nn.Module, phase: str) -> Tensor:
+    """``loss`` plus the penalty's term for ``phase`` (``loss`` itself without one)."""
+    term = penalty(net, phase) if penalty is not None else None
+    return loss if term is None else loss + term
+
+
+def bilevel_step(model: nn.Module, batch: Batch, val_batch: Batch | None, **options) -> dict:
+    """The ``bilevel`` update rule (`step` with ``mode="bilevel"``)."""
+    return step(model, batch, val_batch, mode="bilevel", **options)
+
+
+def onelevel_step(model: nn.Module, batch: Batch, val_batch: Batch | None, **options) -> dict:
+    """The ``onelevel`` update rule (`step` with ``mode="onelevel"``; no validation batch)."""
+    return step(model, batch, None, mode="onelevel", **options)
+
+
 def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
          mode: Mode = "bilevel", order: Literal[1, 2] = 1, w_opt: torch.optim.Optimizer,
          a_opt: torch.optim.Optimizer | None = None, clip: float | None = 5.0,
          update_arch: bool = True, xi: float | None = None,
-         criterion: Criterion = nn.functional.cross_entropy) -> dict[str, float | None]:
+         criterion: Criterion = nn.functional.cross_entropy,
+         penalty: Penalty | None = None) -> dict[str, float | None]:
     """One supernet training step; returns ``loss``/``acc`` of the weight step's batch and
     ``val_loss``/``val_acc`` of the architecture step's validation batch (None when no
     bilevel architecture step ran; second order: ``val_loss`` at the unrolled weights and no
@@ -165,7 +185,10 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
     ``"bilevel"`` (``val_batch`` drives the architecture, ``batch`` the weights; ``order`` 1 or
     2) or ``"onelevel"`` (``batch`` drives both). ``xi`` is the unrolling step size of the
     second order (default: the weight optimiser's current learning rate, as DARTS). ``clip``
-    bounds the weights' gradient norm (None: no clipping).
+    bounds the weights' gradient norm (None: no clipping). ``penalty(model, phase)`` adds a
+    term to the architecture step's loss (phase ``"arch"``, both orders: it is added to every
+    validation loss of the unrolled gradient too) and to the weight step's (``"weights"``); the
+    reported losses stay the data losses.
     """
     model = distributed.ddp(model)
     net = _unwrap(model)
@@ -187,7 +210,7 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
             with _frozen(model, weights):
                 logits = model(val_batch[0])
                 val_loss = criterion(logits, val_batch[1])
-                _backward(model, val_loss, archs)
+                _backward(model, _plus(val_loss, penalty, net, "arch"), archs)
             out["val_acc"] = _accuracy(logits.detach(), val_batch[1])
             # Drop the graph before the weight step: kept alive through it, it held 0.6 GiB of
             # resident memory at batch 16 on the DARTS supernet and raised the step's peak from
@@ -196,7 +219,9 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
             del logits
         else:
             lr = w_opt.param_groups[0]["lr"] if xi is None else xi
-            d_arch, val_loss = unrolled_arch_gradients(net, batch, val_batch, w_opt, lr, criterion)
+            crit = criterion if penalty is None else \
+                (lambda out, y: _plus(criterion(out, y), penalty, net, "arch"))
+            d_arch, val_loss = unrolled_arch_gradients(net, batch, val_batch, w_opt, lr, crit)
             if isinstance(model, nn.parallel.DistributedDataParallel):
                 distributed.average_(d_arch)  # one architecture across ranks
             for p, g in zip(archs, d_arch):
@@ -212,7 +237,10 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
     with _frozen(model, [] if joint else archs):
         logits = model(batch[0])
         loss = criterion(logits, batch[1])
-        _backward(model, loss, weights + archs if joint else weights)
+        total = _plus(loss, penalty, net, "weights")
+        if joint:
+            total = _plus(total, penalty, net, "arch")
+        _backward(model, total, weights + archs if joint else weights)
     loss, logits = loss.detach(), logits.detach()  # the graph goes (see the architecture step)
     if clip is not None:
         nn.utils.clip_grad_norm_(weights, clip)
