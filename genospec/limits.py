@@ -8,9 +8,9 @@ hanging, exhausting memory or ending in a traceback. docs/language.md lists thes
 from __future__ import annotations
 
 # ---- files ----------------------------------------------------------------------------------
-MAX_FILE_BYTES = 500_000
+MAX_FILE_BYTES = 250_000
 """A `.gs`, DARTS genotype or JSON file is read only when it is a regular file this size or less
-(the largest file in specs/ has 8 KB; a file at the limit parses in about 2 s)."""
+(the largest file in specs/ has 8 KB; a file at the limit parses in a few seconds)."""
 
 # ---- numbers in `.gs` files and DARTS / NAS-Bench-201 strings ------------------------------
 MAX_NUMBER_CHARS = 100

@@ -81,6 +81,13 @@ def _splice(text: str, at: int, insert: str, remove: int = 0) -> str:
 
 
 def gs_case(kind: str, rng: random.Random) -> Case:
+    """A unit changed by generator ``kind``, cut to MAX_FILE_BYTES (a longer file is refused
+    before it is read: tests/test_hostile.py)."""
+    case = _gs_case(kind, rng)
+    return Case(case.kind, case.path, case.data[:limits.MAX_FILE_BYTES])
+
+
+def _gs_case(kind: str, rng: random.Random) -> Case:
     path, text = rng.choice(UNITS)
     name = str(path)
     if kind == "bytes":  # byte-level: flips, inserted raw bytes (often not UTF-8), deletions

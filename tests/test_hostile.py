@@ -290,13 +290,13 @@ GENOTYPE = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_
     (GENOTYPE.replace("reduce_concat=[2]", "reduce_concat=range(0, 100000000)"),
      "range(0, 100000000) lists 100,000,000 nodes, more than the limit of 64"),
     (GENOTYPE.replace("('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat",
-                      ", ".join(["('sep_conv_3x3', 0)"] * 20_000) + "], normal_concat", 1),
+                      ", ".join(["('sep_conv_3x3', 0)"] * 10_000) + "], normal_concat", 1),
      f"a list of more than {limits.MAX_GENOTYPE_ENTRIES} items"),
     (GENOTYPE.replace("('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat",
                       ", ".join(["('sep_conv_3x3', 0)"] * 100_000) + "], normal_concat", 1),
      f"characters, more than the limit of {limits.MAX_FILE_BYTES:,}"),
     ("|none~0|+" * 1000 + "|none~0|", "1,001 nodes, more than the limit of 64"),
-], ids=["nesting", "range", "20000-edges", "100000-edges", "nb201-nodes"])
+], ids=["nesting", "range", "10000-edges", "100000-edges", "nb201-nodes"])
 def test_convert_bounds_depth_and_size(text: str, message: str) -> None:
     start = time.perf_counter()
     out = _cli("convert", text, "--to", "gs", code=1)
