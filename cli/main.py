@@ -85,7 +85,11 @@ def relaunch_in_processes(nproc: int, command: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genospec")
-def main() -> None:
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import MODULE (dotted name or .py file) first: the ops, relaxations, "
+                   "selection rules, regularisers or datasets it registers can be named in "
+                   ".gs files. Repeatable; installed `genospec.plugins` entry points load too.")
+def main(plugins: tuple[str, ...] = ()) -> None:
     """genospec: write a DARTS-style search space, a search recipe or a genotype as a `.gs`
     file; check and count it, search it, draw it, train it.
 
@@ -98,6 +102,16 @@ def main() -> None:
 
     Exit codes: 0 ok, 1 error in a spec file, 2 usage error, 3 runtime failure, 130 interrupted.
     """
+    _load_plugins(plugins)
+
+
+@reports_errors
+def _load_plugins(plugins: tuple[str, ...]) -> None:
+    """Installed entry points, then the --plugin modules (a failure: message, exit 1)."""
+    from genospec.plugins import load_entry_points, load_plugin
+    load_entry_points()
+    for name in plugins:
+        load_plugin(name)
 
 
 def _load(path: str, name: str | None):

@@ -55,6 +55,8 @@ def load_plugin(name: str, span: Any = None) -> Any:
     except Exception as e:  # the plugin's own code failed
         raise PluginError(f"plugin {name!r} failed to import: {type(e).__name__}: {e}") from e
     _loaded[name] = module
+    if name.endswith(".py"):  # a recipe's `plugins "stem"` finds the file given on the command line
+        _loaded.setdefault(Path(name).stem, module)
     return module
 
 
