@@ -3,7 +3,7 @@ PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .install.stamp
 
-.PHONY: install search test bench
+.PHONY: install search test test-malloc bench
 
 $(STAMP): pyproject.toml
 	@command -v dot >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q graphviz; }
@@ -25,6 +25,12 @@ search: install
 
 test: install
 	$(PYTHON) -m pytest -q
+
+# The suite once more at one thread under glibc's malloc checks: a write out of bounds (a custom
+# kernel's, or a PyTorch kernel's as in tests/test_torch_reproducers.py) aborts the run instead of
+# silently changing numbers. `.ci/run` runs it after `make test`.
+test-malloc: install
+	OMP_NUM_THREADS=1 MALLOC_CHECK_=3 MALLOC_PERTURB_=165 $(PYTHON) -X faulthandler -m pytest -q -p no:cacheprovider
 
 bench: install
 	$(PYTHON) benchmarks/run_all.py
