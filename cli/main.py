@@ -10,22 +10,20 @@ Torch is imported only inside the commands that build networks, so `genospec --h
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-import warnings
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 
 from genospec import __version__
+from genospec.cli.common import RegisteredName, reports_errors, upto
+from genospec.cli.search_cmd import search
+from genospec.cli.study_cmd import study
+from genospec.cli.train_cmd import train
 from genospec.limits import MAX_CHANNELS, MAX_CLASSES, MAX_IN_CHANS, MAX_INPUT_SIZE, MAX_NETWORK_CELLS
+from genospec.registry import LAYOUT
 
-
-def upto(limit: int) -> click.IntRange:
-    """A whole number from 1 to ``limit`` (genospec/limits.py): refused before anything is built."""
-    return click.IntRange(1, limit)
 
 EXAMPLES = {
     "compile": "genospec compile specs/spaces/darts.gs darts\n"
@@ -42,45 +40,6 @@ EXAMPLES = {
 def _epilog(name: str) -> str:
     lines = EXAMPLES[name].splitlines()
     return "\b\nExamples:\n" + "\n".join(f"  {ln}" for ln in lines)
-
-
-def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn genospec errors into a message on stderr and the documented exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from genospec.errors import GenospecError, GenospecWarning
-
-        def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
-            if issubclass(category, GenospecWarning):
-                click.echo(f"warning: {message}", err=True)
-            else:
-                shown(message, category, *rest, **kw)
-
-        try:
-            with warnings.catch_warnings():  # genospec's own warnings as one line on stderr
-                warnings.simplefilter("always", GenospecWarning)
-                shown, warnings.showwarning = warnings.showwarning, show
-                return fn(*args, **kwargs)
-        except GenospecError as e:
-            click.echo(str(e), err=True)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-    return wrapper
-
-
-def relaunch_in_processes(nproc: int, command: str) -> None:
-    """``--nproc N``: run this command line again in N processes (DistributedDataParallel) and
-    exit with their exit code. Returns at once for one process or inside a launched one."""
-    from genospec import distributed
-    if nproc <= 1 or distributed.launched():
-        return
-    argv = distributed.command_line(command)
-    if argv is None:
-        raise click.UsageError(f"--nproc runs the command line again: call `genospec {command}`")
-    sys.exit(distributed.launch(nproc, argv))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,7 +83,7 @@ def _load(path: str, name: str | None):
 @main.command("compile", epilog=_epilog("compile"))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("name", required=False)
-@click.option("--network", "layout", type=click.Choice(["cifar", "imagenet", "nb201"]), help="Network layout.")
+@click.option("--network", "layout", type=RegisteredName(LAYOUT), help="Network layout (a registered one: cifar, imagenet, nb201, ...).")
 @click.option("--cells", type=upto(MAX_NETWORK_CELLS), help="Number of cells (default: the spec's network block).")
 @click.option("--channels", type=upto(MAX_CHANNELS), help="Initial channels C.")
 @click.option("--classes", type=upto(MAX_CLASSES), help="Number of classes.")
@@ -251,14 +210,8 @@ def convert(source: str, target: str, name: str | None, of_space: str | None, im
     click.echo(convert_to(space, target, of=of_space, imports=list(imports)), nl=False)
 
 
-if __name__ == "__main__":  # `python -m genospec.cli.main` (torchrun -m): the commands import
-    sys.modules["genospec.cli.main"] = sys.modules[__name__]  # this module, not a second copy
-from genospec.cli.search_cmd import search  # noqa: E402
 main.add_command(search)
-from genospec.cli.train_cmd import train  # noqa: E402
-
 main.add_command(train)
-from genospec.cli.study_cmd import study  # noqa: E402
 main.add_command(study)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from genospec.cli.main import relaunch_in_processes, reports_errors
+from genospec.cli.common import RegisteredName, relaunch_in_processes, reports_errors
+from genospec.registry import DATASET
 
 EXAMPLE = """\b
 Examples:
@@ -20,7 +21,9 @@ Examples:
 @click.argument("recipe_file", required=False, type=click.Path(dir_okay=False))
 @click.argument("name", required=False)
 @click.option("--quick", is_flag=True, help="Use the recipe's quick { } settings (minutes on a CPU).")
-@click.option("--data", help="Dataset for every stage: fashion_mnist, cifar10, cifar100, imagefolder, synthetic.")
+@click.option("--data", type=RegisteredName(DATASET),
+              help="Dataset for every stage (a registered one: fashion_mnist, cifar10, cifar100, "
+                   "imagefolder, synthetic, ...).")
 @click.option("--data-root", type=click.Path(file_okay=False), help="Directory of the dataset.")
 @click.option("--device", help="cpu (default), cuda or cuda:N; with --resume: the run's device.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<recipe>-<time>).")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from genospec.cli.main import reports_errors
+from genospec.cli.common import RegisteredName, reports_errors
+from genospec.registry import DATASET, STUDY
 
 EXAMPLE = """\b
 Examples:
@@ -16,11 +17,11 @@ Examples:
 
 
 @click.command(epilog=EXAMPLE)
-@click.argument("name", type=click.Choice(["kendall", "skips", "edarts"]))
+@click.argument("name", type=RegisteredName(STUDY))
 @click.option("--quick", is_flag=True,
               help="Tiny supernets and networks: minutes on two CPU cores.")
-@click.option("--data", default="fashion_mnist", show_default=True,
-              help="Dataset: fashion_mnist, synthetic, cifar10, cifar100.")
+@click.option("--data", type=RegisteredName(DATASET), default="fashion_mnist", show_default=True,
+              help="A registered dataset: fashion_mnist, synthetic, cifar10, cifar100, ...")
 @click.option("--data-root", type=click.Path(file_okay=False), help="Directory of the dataset.")
 @click.option("--out", default="studies", show_default=True, type=click.Path(file_okay=False),
               help="Where the JSON result and the SVG picture go.")

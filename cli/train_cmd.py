@@ -6,8 +6,9 @@ import json
 
 import click
 
-from genospec.cli.main import relaunch_in_processes, reports_errors, upto
+from genospec.cli.common import RegisteredName, relaunch_in_processes, reports_errors, upto
 from genospec.limits import MAX_CHANNELS, MAX_NETWORK_CELLS
+from genospec.registry import DATASET, LAYOUT
 
 EXAMPLE = """\b
 Examples:
@@ -24,10 +25,10 @@ Examples:
               show_default=True, help="Training protocol: DARTS CIFAR (600 epochs, cosine, cutout, drop path, "
                                       "aux 0.4) or ImageNet (lr 0.5, 5 warm-up epochs, label smoothing 0.1).")
 @click.option("--quick", is_flag=True, help="A small network for 3 epochs on 2,000 images (minutes on a CPU).")
-@click.option("--data", default="fashion_mnist", show_default=True,
-              help="fashion_mnist, cifar10, cifar100, imagefolder or synthetic.")
+@click.option("--data", type=RegisteredName(DATASET), default="fashion_mnist", show_default=True,
+              help="A registered dataset: fashion_mnist, cifar10, cifar100, imagefolder, synthetic, ...")
 @click.option("--data-root", type=click.Path(file_okay=False), help="Directory of the dataset.")
-@click.option("--network", "layout", type=click.Choice(["cifar", "imagenet", "nb201"]), help="Network layout.")
+@click.option("--network", "layout", type=RegisteredName(LAYOUT), help="Network layout (a registered one: cifar, imagenet, nb201, ...).")
 @click.option("--cells", type=upto(MAX_NETWORK_CELLS), help="Number of cells (DARTS CIFAR evaluation: 20).")
 @click.option("--channels", type=upto(MAX_CHANNELS), help="Initial channels C (DARTS CIFAR evaluation: 36).")
 @click.option("--auxiliary/--no-auxiliary", default=None, help="Auxiliary head (weight --auxiliary-weight).")

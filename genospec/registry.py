@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import SpecError, did_you_mean
@@ -163,6 +164,21 @@ class Registry(Generic[T]):
         """Remove ``name`` (tests and interactive sessions)."""
         self._parts.pop(name, None)
         self._loaded.pop(name, None)
+
+    @contextmanager
+    def replaced(self, name: str, target: Any) -> Iterator[None]:
+        """Within the block, ``name`` (already registered) resolves to ``target``; its options
+        and words stay (tests, interactive sessions)."""
+        part = self.part(name)
+        loaded = self._loaded.pop(name, None)
+        self._parts[name] = replace(part, target=target)
+        try:
+            yield
+        finally:
+            self._parts[name] = part
+            self._loaded.pop(name, None)
+            if loaded is not None:
+                self._loaded[name] = loaded
 
     def part(self, name: str) -> Part:
         try:

@@ -240,7 +240,7 @@ def test_study_figure_is_redrawn_from_its_json(name, tmp_path):
 
 
 def test_cli_runs_a_study_and_reports_errors(monkeypatch, tmp_path):
-    import genospec.study as study_pkg
+    from genospec.registry import STUDY, registry
     from genospec.study.runner import StudyResult
     seen = {}
 
@@ -249,7 +249,12 @@ def test_cli_runs_a_study_and_reports_errors(monkeypatch, tmp_path):
         return StudyResult("edarts", {}, tmp_path / "e.json", tmp_path / "e.svg",
                            ["DARTS: skip_connect normal 3, reduce 4", "time: 1 s wall, 2 s CPU"])
 
-    monkeypatch.setitem(study_pkg.STUDIES, "edarts", fake)
+    with registry(STUDY).replaced("edarts", fake):  # the CLI asks the registry
+        _check_cli_study(tmp_path, seen)
+    assert registry(STUDY).get("edarts") is edarts.run_edarts
+
+
+def _check_cli_study(tmp_path, seen) -> None:
     r = CliRunner().invoke(main, ["study", "edarts", "--quick", "--data", "synthetic",
                                   "--out", str(tmp_path / "o"), "--seed", "7"])
     assert r.exit_code == 0, r.stderr

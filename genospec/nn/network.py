@@ -14,7 +14,8 @@ import torch
 from torch.utils.checkpoint import checkpoint
 from torch import nn
 
-from ..errors import did_you_mean, SpecError
+from ..errors import SpecError
+from ..registry import LAYOUT, registry
 from ..ir import Cell, Space
 from .cell import CompiledCell, EdgeBuilder, compile_cell
 from .ops import DilConv, PoolBN, ReLUConvBN
@@ -168,8 +169,8 @@ def build_network(space: Space, *, layout: str | None = None, cells: int | None 
     """
     net = space.network
     layout = layout or net.layout
-    if layout not in LAYOUTS:
-        raise SpecError(f"unknown network layout {layout!r}", hint=did_you_mean(layout, LAYOUTS))
+    if layout not in registry(LAYOUT):
+        raise registry(LAYOUT).unknown(layout)
     if mode not in ("eval", "search"):
         raise ValueError(f"mode must be 'eval' or 'search', got {mode!r}")
     search = mode == "search"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import GenospecError, did_you_mean
 from ..progress import Reporter
+from ..registry import STUDY, registry
 from .edarts import run_edarts
 from .kendall import run_kendall
 from .recipes import PAPER, QUICK, SCALES, Scale
@@ -24,17 +24,13 @@ from .runner import StudyOptions, StudyResult
 from .skips import run_skips
 from .tau import kendall_tau_b
 
-STUDIES: dict[str, Callable[[StudyOptions, Reporter | None], StudyResult]] = {
-    "kendall": run_kendall, "skips": run_skips, "edarts": run_edarts,
-}
-
 
 def run_study(name: str, options: StudyOptions, reporter: Reporter | None = None) -> StudyResult:
-    """Run the study ``name`` (one of ``STUDIES``)."""
-    if name not in STUDIES:
-        raise GenospecError(f"unknown study {name!r}", hint=did_you_mean(name, STUDIES))
-    return STUDIES[name](options, reporter)
+    """Run the study ``name``, a part registered as a ``study`` (`genospec.registry`; the built-in
+    ones: kendall, skips, edarts)."""
+    run: Callable[[StudyOptions, Reporter | None], StudyResult] = registry(STUDY).get(name)
+    return run(options, reporter)
 
 
-__all__ = ["PAPER", "QUICK", "SCALES", "STUDIES", "Scale", "StudyOptions", "StudyResult",
+__all__ = ["PAPER", "QUICK", "SCALES", "Scale", "StudyOptions", "StudyResult",
            "kendall_tau_b", "run_edarts", "run_kendall", "run_skips", "run_study"]
