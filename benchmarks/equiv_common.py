@@ -177,7 +177,7 @@ class Row:
     section: str
     check: str
     value: float | str
-    status: str  # "pass", "FAIL", "by design", "not run"
+    status: str  # "pass", "FAIL", "by design", "tie rule", "not run"
     note: str = ""
 
 
@@ -193,8 +193,11 @@ class Report:
         self._add(Row(section, check, f"{agree}/{total} equal",
                       "pass" if agree == total else "FAIL", note))
 
-    def design(self, section: str, check: str, value: float | str, note: str) -> None:
-        self._add(Row(section, check, value, "by design", note))
+    def design(self, section: str, check: str, value: float | str, note: str,
+               status: str = "by design") -> None:
+        """A difference the harness explains (``status`` "by design", or "tie rule" for a
+        different but documented tie-breaking convention); not a failure."""
+        self._add(Row(section, check, value, status, note))
 
     def skipped(self, section: str, check: str, why: str) -> None:
         self._add(Row(section, check, "-", "not run", why))

@@ -48,6 +48,7 @@ SPECS = HERE.parent / "specs"
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
              "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 CE = nn.functional.cross_entropy
+DEBUG = False
 
 
 def batch(gen: torch.Generator, n: int, size: int, classes: int = 10):
@@ -528,18 +529,21 @@ def dots_checks(ref_root: Path, rep: Report) -> None:
     rep.diff(sec, "one topology-stage step: balance alphas and beta after the step", d_arch)
 
     # -- the genotype the topology selection derives ------------------------------------------
-    agree = total = 0
-    for trial in range(200):
+    # kinds of trial: continuous beta and balance; ties in beta; ties in balance (an edge's two
+    # ops weighted equally). genospec is run twice: with the weight columns as its engine hands
+    # them over (`Supernet.mixing().op_names`: the cell's ops in order of first appearance on
+    # its edges) and with the columns in op-library order.
+    counts = {kind: [0, 0, 0] for kind in ("continuous", "beta ties", "balance ties")}
+    for trial in range(240):
+        kind = ("continuous", "beta ties", "balance ties")[trial % 3]
         for cell_type in ("normal", "reduce"):
             b = getattr(ref_net, f"betas_{cell_type}")
             bal = getattr(ref_net, f"alphas_{cell_type}_balance")
             with torch.no_grad():
-                if trial % 2:
-                    b.copy_(torch.randint(0, 2, b.shape, generator=gen).double())
-                    bal.copy_(torch.randint(0, 2, bal.shape, generator=gen).double())
-                else:
-                    b.copy_(torch.randn(b.shape, generator=gen))
-                    bal.copy_(torch.randn(bal.shape, generator=gen))
+                b.copy_(torch.randint(0, 2, b.shape, generator=gen).double()
+                        if kind == "beta ties" else torch.randn(b.shape, generator=gen))
+                bal.copy_(torch.randint(0, 2, bal.shape, generator=gen).double()
+                          if kind == "balance ties" else torch.randn(bal.shape, generator=gen))
         geno = ref_net.genotype()[0]
         for cell_type, ref_gene in (("normal", geno.normal), ("reduce", geno.reduce)):
             lay = cell_layout(reduced.cells[cell_type], reduced.groups)
@@ -552,12 +556,27 @@ def dots_checks(ref_root: Path, rep: Report) -> None:
                     if mask[row, o] > 0:
                         full[k, lay.ops.index(DARTS_OPS[o])] = bal[row, 0 if o < 4 else 1]
             w = make_op_relaxation("softmax").weights(full, lay, 1.0)
-            cell = select.best_combination(reduced, cell_type, w, lay.ops,
-                                           beta=getattr(ref_net, f"betas_{cell_type}").detach())
-            agree += genotype_lists(cell) == list(ref_gene)
-            total += 1
-    rep.same(sec, "topology selection (genotype(), tp phase) on 200 random beta/balance, "
-                  "half with ties", agree, total)
+            beta = getattr(ref_net, f"betas_{cell_type}").detach()
+            as_engine = select.best_combination(reduced, cell_type, w, lay.ops, beta=beta)
+            cols = [lay.ops.index(o) for o in DARTS_OPS if o in lay.ops]
+            library = select.best_combination(reduced, cell_type, w[:, cols],
+                                              [lay.ops[c] for c in cols], beta=beta)
+            c = counts[kind]
+            c[0] += genotype_lists(as_engine) == list(ref_gene)
+            c[1] += genotype_lists(library) == list(ref_gene)
+            c[2] += 1
+    for kind in ("continuous", "beta ties"):
+        rep.same(sec, f"topology selection (genotype(), tp phase), {kind}", counts[kind][0],
+                 counts[kind][2], "random beta and balance, 80 draws x 2 cells")
+    a, lib, n = counts["balance ties"]
+    rep.same(sec, "topology selection, balance ties, op columns in op-library order",
+             lib, n)
+    rep.design(sec, "topology selection, balance ties, op columns as the engine passes them",
+               f"{a}/{n} equal",
+               "tie rule: genospec's 'first column wins' follows Supernet.mixing().op_names, "
+               "the reduced cell's ops in order of first appearance on its edges; DOTS breaks an "
+               "exact tie between an edge's two ops by PRIMITIVES order (the free op). Only "
+               "exactly equal balance logits are affected", status="tie rule")
 
 
 # ==== DARTS-PT =====================================================================================
