@@ -78,3 +78,58 @@ def declare() -> None:
                    doc="eDARTS Table II: full data, subset, once-per-epoch update")
 
     registry(REGULARISER)  # none built in yet: the kind exists for recipes and plugins
+    _declare_issue15_parts()
+
+
+def _declare_issue15_parts() -> None:
+    """SDARTS, FairDARTS, PC-DARTS edge normalisation, the cost regulariser, top-k, FairDARTS'
+    threshold and DARTS+PT-Mag selection (issue 15)."""
+    registry(OP_RELAXATION).register(
+        "sigmoid", "genospec.relax.independent:IndependentSigmoid", tags=("ops",),
+        doc="FairDARTS: an independent sigmoid(alpha / T) per op, no competition")
+    registry(EDGE_RELAXATION).register(
+        "normalisation", "genospec.relax.independent:EdgeNormalisation", tags=("edges",),
+        doc="PC-DARTS edge normalisation: softmax(beta / T) over each node's incoming edges")
+
+    reg = registry(REGULARISER)
+    eps = (Option("epsilon", float, 0.3, lo=0.0, hi=10.0,
+                  doc="the largest perturbation, reached at the stage's end (code: 0.3)"),
+           Option("start", float, 0.03, lo=0.0, hi=10.0,
+                  doc="the perturbation bound in the first epoch (code: 0.03)"),
+           Option("space", str, "weights", choices=("weights", "alpha"),
+                  doc="perturb the relaxed op weights (the code) or the logits alpha"))
+    reg.register("sdarts_random", "genospec.search.regularisers:SDARTSRandom", options=eps,
+                 doc="SDARTS-RS: the weight step at uniformly perturbed architecture weights")
+    reg.register("sdarts_adv", "genospec.search.regularisers:SDARTSAdversarial", options=(
+        *eps,
+        Option("steps", int, 7, lo=1, hi=100, doc="PGD steps (code: 7)"),
+        Option("step_size", float, None, lo=0.0, lo_open=True, hi=10.0,
+               doc="PGD step (default, as the code: 2 * eps / steps)"),
+        Option("random_start", bool, True, flag="no_random_start", flag_value=False,
+               doc="start the attack from a uniform draw in the eps-ball (code: yes)")),
+        doc="SDARTS-ADV: the weight step at a PGD attack on the architecture weights")
+    reg.register("zero_one", "genospec.search.regularisers:ZeroOne", options=(
+        Option("weight", float, 10.0, lo=0.0, hi=1e3, positional=True,
+               doc="w_{0-1} (paper and code: 10)"),),
+        doc="FairDARTS: -weight * mean((w - 0.5)^2) on the architecture loss")
+    reg.register("cost", "genospec.search.regularisers:Cost", options=(
+        Option("weight", float, 0.01, lo=0.0, hi=1e3, positional=True,
+               doc="lambda, per million multiply-adds (or parameters)"),
+        Option("measure", str, "macs", choices=("macs", "params"),
+               doc="multiply-adds for one image, or parameters")),
+        doc="lambda * sum of mixing weight * op cost (genospec.nn.count) on the arch loss")
+
+    sel = registry(SELECTION)
+    sel.register("top_k", "genospec.search.select:top_k", words=("top",), options=(
+        Option("k", int, 2, lo=1, hi=64, positional=True, doc="ops kept per edge"),),
+        doc="the k strongest ops on every edge (reduced space; DOTS' DARTS-Top2)")
+    sel.register("fair_threshold", "genospec.search.select:fair_threshold",
+                 words=("fair", "threshold"), options=(
+        Option("threshold", float, 0.85, lo=0.0, hi=1.0, positional=True,
+               doc="keep an edge whose best op's weight reaches it (code: 0.85)"),),
+        doc="FairDARTS: each node's top edges whose best sigmoid passes, topped up to pick")
+    sel.register("progressive_magnitude", "genospec.search.pt_mag:ProgressiveMagnitude",
+                 words=("progressive", "magnitude"), options=(
+        Option("target", str, "both", choices=("ops", "edges", "both"), positional=True,
+               doc="what is decided (edges by perturbation, as DARTS-PT)"),),
+        doc="DARTS+PT-Mag: DARTS-PT's progressive tuning with magnitude op decisions")

@@ -228,6 +228,19 @@ class Supernet(nn.Module):
         gamma = self.edge_relax.weights(arch.beta, lay, self.edge_temperature) * arch.edge_on
         return w, gamma
 
+    def arch_weights(self, name: str) -> tuple[Tensor, Tensor | None]:
+        """Op weights w[E, O] and edge weights gamma[E] (None without an edge relaxation) of
+        cell type ``name`` as the forward mixes them, differentiable in alpha and beta
+        (regularisers: FLOPs cost, FairDARTS)."""
+        if name not in self.arch:
+            raise SpecError(f"the supernet has no cell type {name!r}",
+                            hint=did_you_mean(name, self.arch))
+        return self._weights(name)
+
+    def layout(self, name: str) -> CellLayout:
+        """The parameter layout of cell type ``name`` (on the architecture's device)."""
+        return self._layout(name)
+
     def forward(self, x: Tensor) -> Tensor:
         flat, gammas = [], []
         for name, arch in self.arch.items():

@@ -337,13 +337,12 @@ class StageTrainer:
              update_arch: bool) -> dict[str, float | None]:
         """One training step under the stage's update rule, with its regularisers' hooks."""
         u, regs = self.s["update"], self.regularisers
-        regs.before_weight_step(model)
         rule = registry(UPDATE_RULE).get(u["mode"])
-        out = rule(model, batch, val_batch, order=2 if u["order"] == "second_order" else 1,
-                   w_opt=w_opt, a_opt=a_opt, clip=self.s["weights"].get("clip"),
-                   update_arch=update_arch, penalty=regs.penalty if regs.parts else None)
-        regs.after_weight_step(model)
-        return out
+        # the regularisers' weight-step hooks run inside the rule, around its weight step
+        extra = {"penalty": regs.penalty, "hooks": regs} if regs.parts else {}
+        return rule(model, batch, val_batch, order=2 if u["order"] == "second_order" else 1,
+                    w_opt=w_opt, a_opt=a_opt, clip=self.s["weights"].get("clip"),
+                    update_arch=update_arch, **extra)
 
     def _build(self) -> tuple[Supernet, torch.optim.Optimizer, torch.optim.Optimizer | None]:
         s, ds = self.s, self.data.dataset
@@ -422,6 +421,7 @@ class StageTrainer:
             for group in w_opt.param_groups:
                 group["lr"] = lr
             model.train()
+            self.regularisers.epoch_start(model, epoch, s["epochs"])
             began = time.perf_counter() - running.seconds
             train = self.batches(self.data.train, 0, epoch, start)
             val = self.batches(self.data.val, 1, epoch, start) if mode == "bilevel" else None

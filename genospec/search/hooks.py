@@ -2,9 +2,12 @@
 
 - `Regulariser` (registry kind ``regulariser``, recipe ``regularise NAME OPTIONS``): a term added
   to the architecture step's loss and/or the weight step's loss, and hooks the stage trainer
-  calls around the steps (``before_weight_step``, ``after_arch_step``, ``epoch_end``). A
-  perturbation of alpha around the weight step (SDARTS) is a regulariser whose
-  ``before_weight_step`` perturbs and ``after_weight_step`` restores.
+  calls around the steps (``epoch_start``, ``before_weight_step``, ``after_weight_step``,
+  ``epoch_end``). The weight-step hooks run inside the update rule, after the architecture step
+  and around the weight step's forward, backward and optimiser step, and receive the weight
+  step's batch: a perturbation of alpha for the weight step (SDARTS, which attacks alpha on that
+  batch) is a regulariser whose ``before_weight_step`` perturbs and ``after_weight_step``
+  restores (`genospec.search.regularisers`).
 - `StageSelection` (registry kind ``selection rule``): a selection rule that needs the stage
   itself (DARTS-PT measures and fine-tunes the supernet). Plain selection rules are functions of
   one cell type's weights (`genospec.search.select`); the stage trainer calls a
@@ -31,11 +34,16 @@ class Regulariser:
         """A term added to the loss of ``phase`` (``"arch"`` or ``"weights"``), or None."""
         return None
 
-    def before_weight_step(self, model: "nn.Module") -> None:
-        """Called before each training step (e.g. perturb alpha)."""
+    def epoch_start(self, model: "nn.Module", epoch: int, epochs: int) -> None:
+        """Called before each epoch of the stage's ``epochs`` (0-based ``epoch``; fine-tuning
+        epochs after a stage's training continue the count past ``epochs``)."""
+
+    def before_weight_step(self, model: "nn.Module", batch: "tuple | None" = None) -> None:
+        """Called after the architecture step and before the weight step, with the weight
+        step's batch ``(x, y)`` (e.g. perturb alpha)."""
 
     def after_weight_step(self, model: "nn.Module") -> None:
-        """Called after each training step (e.g. restore alpha)."""
+        """Called after the weight step's optimiser step (e.g. restore alpha)."""
 
     def epoch_end(self, model: "nn.Module", epoch: int) -> dict[str, float]:
         """Called after each epoch; the returned numbers go into the epoch's metrics record."""
@@ -57,12 +65,16 @@ class Regularisers:
             total = total + t
         return total
 
-    def before_weight_step(self, model: "nn.Module") -> None:
+    def epoch_start(self, model: "nn.Module", epoch: int, epochs: int) -> None:
         for p in self.parts:
-            p.before_weight_step(model)
+            p.epoch_start(model, epoch, epochs)
+
+    def before_weight_step(self, model: "nn.Module", batch: "tuple | None" = None) -> None:
+        for p in self.parts:
+            p.before_weight_step(model, batch)
 
     def after_weight_step(self, model: "nn.Module") -> None:
-        for p in self.parts:
+        for p in reversed(self.parts):  # undo in reverse order
             p.after_weight_step(model)
 
     def epoch_end(self, model: "nn.Module", epoch: int) -> dict[str, float]:

@@ -231,6 +231,7 @@ def perturbation_select(model: Supernet, space: ir.Space, evaluate: Callable[[],
                         target: Target = "both", epochs: int = 5,
                         done: Sequence[Decision] = (),
                         on_decision: Callable[[list[Decision]], None] | None = None,
+                        decide: Callable[..., OpDecision] | None = None,
                         ) -> list[Decision]:
     """Run DARTS-PT on ``model`` (compiled from ``space``) and return every decision in order.
 
@@ -241,7 +242,10 @@ def perturbation_select(model: Supernet, space: ir.Space, evaluate: Callable[[],
     ``rng`` seed): they are applied without measuring, and their rounds still call
     ``finetune`` so that a resuming caller can skip the epochs it already ran.
     ``on_decision(decisions)`` is called after each new decision (to checkpoint).
+    ``decide(model, space, cell, e, evaluate)`` makes the op decisions (default `decide_op`,
+    the perturbation measure; PT-Mag's magnitude rule is `genospec.search.pt_mag`).
     """
+    decide = decide_op if decide is None else decide
     rounds = plan(space, target, rng)
     for cell_name, e, op in _single_candidates(space):
         model.discretize_edge(cell_name, e, op)
@@ -255,7 +259,7 @@ def perturbation_select(model: Supernet, space: ir.Space, evaluate: Callable[[],
             fresh = d is None
             if d is None:
                 cell = space.cells[task.cell]
-                d = (decide_op(model, space, cell, task.index, evaluate) if task.kind == "op"
+                d = (decide(model, space, cell, task.index, evaluate) if task.kind == "op"
                      else decide_node(model, cell, task.index, cell.topology.lo, evaluate))
             apply(model, d)
             decisions.append(d)

@@ -138,6 +138,7 @@ class _Selection:
         mode = s["update"]["mode"]
         began = time.perf_counter()
         model.train()
+        st.regularisers.epoch_start(model, epoch, s["epochs"])
         train = st.batches(st.data.train, 0, epoch, 0)
         val = st.batches(st.data.val, 1, epoch, 0) if mode == "bilevel" else None
         st.reporter.start(f"{st.name} fine-tune {t + 1}/{self.total}", total=st.steps)
@@ -174,7 +175,7 @@ class _Selection:
 
 
 def run_perturbation(stage: StageTrainer, model: Supernet, resume: dict | None,
-                     name: str) -> ir.Space:
+                     name: str, decide=None) -> ir.Space:
     """The engine's hook: DARTS-PT on the trained ``model`` of ``stage`` (resuming from the
     stage's checkpoint ``resume`` when it holds a PT phase) -> the selected space ``name``."""
     s = stage.s
@@ -184,7 +185,7 @@ def run_perturbation(stage: StageTrainer, model: Supernet, resume: dict | None,
     sel = _Selection(stage, model, resume, s["finetune"] * max(rounds - 1, 0))
     decisions = perturbation_select(
         model, stage.space, sel.evaluate, sel.finetune, random.Random(seed), target=target,
-        epochs=s["finetune"], done=sel.done, on_decision=sel.on_decision)
+        epochs=s["finetune"], done=sel.done, on_decision=sel.on_decision, decide=decide)
     return selected_space(stage.space, decisions, target, name)
 
 

@@ -160,9 +160,15 @@ def magnitude(space: Space, cell_name: str, weights: object, op_names: Sequence[
     """DARTS (paper 002 §3.1): per node keep the k incoming edges with the largest selectable-op
     weight (k from ``pick k``; every edge for ``keep all``), then the argmax selectable op on
     each. Kept inputs are listed strongest first, as DARTS lists them (``keep all``: edge
-    order); equal strengths keep the lower edge first."""
+    order); equal strengths keep the lower edge first. With an edge relaxation's ``gamma`` an
+    edge's strength is its strongest op weight times gamma (the weight the mixture gives it:
+    PC-DARTS' edge normalisation, whose released ``genotype()`` multiplies it into the op
+    weights before DARTS' rule); the op on an edge is the same either way."""
     cell = _cell(space, cell_name)
     w = _OpWeights(cell, weights, op_names)
+    g = list(_rows(gamma)) if gamma is not None else None
+    if g is not None and len(g) != len(w.edges):
+        raise ValueError(f"cell {cell.name!r} needs {len(w.edges)} edge weights, got {len(g)}")
     topo = cell.topology
     if topo.kind == "pick" and topo.lo != topo.hi:
         raise SpecError(f"magnitude selection needs 'pick k' or 'keep all', cell {cell.name!r} "
@@ -174,7 +180,8 @@ def magnitude(space: Space, cell_name: str, weights: object, op_names: Sequence[
         if topo.kind == "keep":
             chosen = list(span)
         else:
-            chosen = sorted(span, key=lambda e: -w.strength(e, allowed[e]))[:k]
+            chosen = sorted(span, key=lambda e: -w.strength(e, allowed[e]) *
+                            (1.0 if g is None else g[e]))[:k]
         kept.append([(w.edges[e], w.best(e, allowed[e])) for e in chosen])
     return genotype_cell(cell, kept)
 
@@ -269,4 +276,54 @@ def threshold(space: Space, cell_name: str, weights: object | None, op_names: Se
         members = sorted(ranked[:n])
         kept.append([(w.edges[e], w.best(e, space.selectable_ops(cell, w.edges[e])))
                      for e in members])
+    return genotype_cell(cell, kept)
+
+
+def top_k(space: Space, cell_name: str, weights: object, op_names: Sequence[str], *,
+          gamma: object = None, beta: object = None, k: int = 2) -> Cell:
+    """The k strongest selectable ops on every edge -> a reduced space cell (DOTS paper 002
+    Table 4b "DARTS-Top2": the operation stage keeps the top two ops of each edge for the
+    topology stage). Ops keep the edge's listed order; an edge with k or fewer selectable ops
+    keeps them all; ties go to the earlier column; topology rule kept."""
+    cell = _cell(space, cell_name)
+    w = _OpWeights(cell, weights, op_names)
+    ops = []
+    for e, edge in enumerate(w.edges):
+        allowed = space.selectable_ops(cell, edge)
+        if not allowed:
+            raise SpecError(f"edge {edge.src}->{edge.dst} has no op that can be selected")
+        if len(allowed) > k:
+            if w.rows is None:
+                raise SpecError(f"edge {edge.src}->{edge.dst}: op weights are needed to keep "
+                                f"{k} of {', '.join(allowed)}")
+            row = w.rows[e]
+            ranked = sorted(allowed, key=lambda o: (-row[w.columns[o]], w.columns[o]))
+            allowed = [o for o in edge.ops if o in ranked[:k]]
+        ops.append(tuple(allowed))
+    return _with_ops(cell, ops)
+
+
+def fair_threshold(space: Space, cell_name: str, weights: object, op_names: Sequence[str], *,
+                   gamma: object = None, beta: object = None, threshold: float = 0.85) -> Cell:
+    """FairDARTS (Chu et al., ECCV 2020, §4.3; released code ``utils.parse``,
+    ``parse_method threshold_sparse``, ``op_threshold 0.85``): per node the (at most) k
+    strongest incoming edges by their strongest selectable op weight (k: the topology's largest
+    kept count; DARTS' rule), each kept only when that op's weight (its sigmoid) is at least
+    ``threshold``, with its argmax op. Where fewer edges pass than the topology's minimum (the
+    code lets a node keep none), the strongest of the others top the node up to it, so the
+    genotype fits its space: on a ``pick 2`` cell this is DARTS' magnitude rule, on a
+    ``pick 1..2`` cell (FairDARTS' "|edge| <= 2 per node") a node keeps 1 or 2 edges. Kept
+    edges are listed strongest first."""
+    cell = _cell(space, cell_name)
+    w = _OpWeights(cell, weights, op_names)
+    kept = []
+    for j, span in _node_spans(cell):
+        sizes = _sizes(cell, j, len(span))
+        allowed = {e: space.selectable_ops(cell, w.edges[e]) for e in span}
+        ranked = sorted(span, key=lambda e: -w.strength(e, allowed[e]))[:sizes[-1]]
+        passing = [e for e in ranked if w.strength(e, allowed[e]) >= threshold]
+        n = max(len(passing), sizes[0])
+        chosen = passing + [e for e in ranked if e not in passing][:n - len(passing)]
+        chosen = sorted(chosen, key=lambda e: ranked.index(e))
+        kept.append([(w.edges[e], w.best(e, allowed[e])) for e in chosen])
     return genotype_cell(cell, kept)

@@ -174,7 +174,7 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
          a_opt: torch.optim.Optimizer | None = None, clip: float | None = 5.0,
          update_arch: bool = True, xi: float | None = None,
          criterion: Criterion = nn.functional.cross_entropy,
-         penalty: Penalty | None = None) -> dict[str, float | None]:
+         penalty: Penalty | None = None, hooks: object | None = None) -> dict[str, float | None]:
     """One supernet training step; returns ``loss``/``acc`` of the weight step's batch and
     ``val_loss``/``val_acc`` of the architecture step's validation batch (None when no
     bilevel architecture step ran; second order: ``val_loss`` at the unrolled weights and no
@@ -188,7 +188,10 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
     bounds the weights' gradient norm (None: no clipping). ``penalty(model, phase)`` adds a
     term to the architecture step's loss (phase ``"arch"``, both orders: it is added to every
     validation loss of the unrolled gradient too) and to the weight step's (``"weights"``); the
-    reported losses stay the data losses.
+    reported losses stay the data losses. ``hooks`` (`genospec.search.hooks.Regularisers`) has
+    ``before_weight_step(net, batch)`` called after the architecture step, right before the
+    weight step's forward, and ``after_weight_step(net)`` after its optimiser step (also when
+    the step fails), so that an SDARTS perturbation of alpha acts on the weight step only.
     """
     model = distributed.ddp(model)
     net = _unwrap(model)
@@ -231,22 +234,29 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
         net.apply_op_bias()
 
     joint = update_arch and mode == "onelevel"
-    w_opt.zero_grad(set_to_none=True)
-    if joint:
-        a_opt.zero_grad(set_to_none=True)
-    with _frozen(model, [] if joint else archs):
-        logits = model(batch[0])
-        loss = criterion(logits, batch[1])
-        total = _plus(loss, penalty, net, "weights")
+    if hooks is not None:
+        hooks.before_weight_step(net, batch)
+    try:
+        w_opt.zero_grad(set_to_none=True)
         if joint:
-            total = _plus(total, penalty, net, "arch")
-        _backward(model, total, weights + archs if joint else weights)
-    loss, logits = loss.detach(), logits.detach()  # the graph goes (see the architecture step)
-    if clip is not None:
-        nn.utils.clip_grad_norm_(weights, clip)
-    w_opt.step()
+            a_opt.zero_grad(set_to_none=True)
+        with _frozen(model, [] if joint else archs):
+            logits = model(batch[0])
+            loss = criterion(logits, batch[1])
+            total = _plus(loss, penalty, net, "weights")
+            if joint:
+                total = _plus(total, penalty, net, "arch")
+            _backward(model, total, weights + archs if joint else weights)
+        loss, logits = loss.detach(), logits.detach()  # the graph goes (see the arch step)
+        if clip is not None:
+            nn.utils.clip_grad_norm_(weights, clip)
+        w_opt.step()
+        if joint:
+            a_opt.step()
+    finally:
+        if hooks is not None:
+            hooks.after_weight_step(net)
     if joint:
-        a_opt.step()
         net.apply_op_bias()
     out["loss"] = loss.item()
     out["acc"] = _accuracy(logits, batch[1])
