@@ -10,7 +10,7 @@ from genospec.nn import memory
 from genospec.nn.memory import (InsufficientMemoryError, MemoryEstimate, available_memory,
                                 check_fits, estimate_training_memory, saved_activation_bytes)
 from genospec.nn.supernet import Supernet
-from genospec.search import engine
+from genospec.search import stage
 from genospec.search.engine import SearchOptions, start_search
 from nn_fixtures import darts_space
 from search_fixtures import TINY_SPACE, recipe_text, tiny_dataset, write_recipe
@@ -106,11 +106,11 @@ def test_search_stops_before_training_unless_forced(tmp_path, monkeypatch):
   batch 16
   stage search { epochs 1  select magnitude }
 """))
-    monkeypatch.setattr(engine, "available_memory", lambda device: 1024)
+    monkeypatch.setattr(stage, "available_memory", lambda device: 1024)
     with pytest.raises(InsufficientMemoryError, match="0.00 GiB is available") as e:
         start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(n_train=32))
     assert "stage 'search': batch, supernet channels or cells, supernet pc" in str(e.value)
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
-    result = start_search(recipe, out=tmp_path / "forced", dataset=tiny_dataset(n_train=32),
+    assert not (tmp_path / "run").exists()  # a failed start leaves nothing behind
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(n_train=32),
                           options=SearchOptions(force=True))
     assert result.genotype is not None

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from dataclasses import astuple
 import torch
 
 from genospec import checkpoint, ir
@@ -16,7 +17,8 @@ from genospec.lang.loader import load, loads
 from genospec.nn import build_network
 from genospec.nn.supernet import Supernet
 from genospec.relax import EDARTS_OP_BIAS, cell_layout
-from genospec.search import config
+from genospec.lang.settings import StageSettings, stage_settings
+from genospec.search.relaxations import temperature
 from genospec.search.engine import start_search
 from genospec.search.select import select
 from genospec.search.update import arch_optimizer, step, weight_optimizer
@@ -38,9 +40,9 @@ def recipe(name: str) -> ir.Recipe:
     return found
 
 
-def settings(name: str, stage: str, quick: bool = False) -> config.Settings:
+def settings(name: str, stage: str, quick: bool = False) -> StageSettings:
     r = recipe(name)
-    return config.stage_settings(r, next(s for s in r.stages if s.name == stage), quick)
+    return stage_settings(r, next(s for s in r.stages if s.name == stage), quick)
 
 
 def tiny(r: ir.Recipe, epochs: dict[str, int], **stage: object) -> ir.Recipe:
@@ -58,25 +60,25 @@ def tiny(r: ir.Recipe, epochs: dict[str, int], **stage: object) -> ir.Recipe:
 # ---- the papers' settings ----------------------------------------------------------------------
 def test_dots_settings_follow_paper_000_appendix_a2():
     ops, top = settings("dots", "operations"), settings("dots", "topology")
-    assert (ops["epochs"], ops["warmup"], ops["supernet"]["cells"]) == (25, 15, 8)
-    assert (top["epochs"], top["warmup"], top["supernet"]["cells"]) == (35, 15, 17)
-    assert ops["supernet"]["channels"] == top["supernet"]["channels"] == 16
+    assert (ops.epochs, ops.warmup, ops.supernet.cells) == (25, 15, 8)
+    assert (top.epochs, top.warmup, top.supernet.cells) == (35, 15, 17)
+    assert ops.supernet.channels == top.supernet.channels == 16
     for s in (ops, top):
-        assert s["arch"] == {"optimizer": "adam", "lr": 1e-4, "betas": [0.9, 0.999], "decay": 1e-3}
-        assert (s["weights"]["lr"], s["weights"]["lr_min"], s["batch"]) == (0.025, 0.001, 64)
-    assert ops["update"]["mode"] == "bilevel" and ops["update"]["order"] == "first_order"
-    assert top["update"]["mode"] == "onelevel"
-    assert config.op_relaxation(ops)[0] == "group_softmax"
-    assert (ops["select"]["rule"], top["select"]["rule"]) == ("best_per_group", "best_combination")
+        assert astuple(s.arch) == ("adam", 1e-4, (0.9, 0.999), 1e-3)
+        assert (s.weights.lr, s.weights.lr_min, s.batch) == (0.025, 0.001, 64)
+    assert ops.update.mode == "bilevel" and ops.update.order == "first_order"
+    assert top.update.mode == "onelevel"
+    assert ops.op_relaxation()[0] == "group_softmax"
+    assert (ops.select.name, top.select.name) == ("best_per_group", "best_combination")
     # group annealing: T0 = 10, theta = 0.65 over the 10 search epochs, ending near 0.2
-    t = config.temperature(config.relaxation(ops, "groups"), 10, 1)
+    t = temperature(ops.relaxation("groups"), 10, 1)
     assert t.at(0) == 10 and t.at(9) == pytest.approx(10 * 0.65 ** 9) and t.at(9) > 0.2
     # edge annealing: T0 = 10, theta = 0.72, down to 0.02 at the last of the 20 search epochs
-    e = config.temperature(config.relaxation(top, "edges"), 20, 1)
+    e = temperature(top.relaxation("edges"), 20, 1)
     assert e.at(0) == 10 and e.at(18) == pytest.approx(10 * 0.72 ** 18) and e.at(19) == 0.02
-    assert config.relaxation(top, "edges")["normalise"]  # paper 002 eq. 7: beta_c / N(c)
+    assert top.relaxation("edges").options["normalise"]  # paper 002 eq. 7: beta_c / N(c)
     cvpr = settings("dots_cvpr", "topology")
-    assert (cvpr["epochs"], cvpr["warmup"], cvpr["supernet"]["cells"]) == (40, 20, 20)
+    assert (cvpr.epochs, cvpr.warmup, cvpr.supernet.cells) == (40, 20, 20)
 
 
 @pytest.mark.parametrize("quick", [False, True])
@@ -84,10 +86,10 @@ def test_dots_settings_follow_paper_000_appendix_a2():
 def test_topology_op_temperature_is_edge_temperature_over_1000(name, quick):
     """Paper 002 Fig. 3: T_alpha = T_beta / 1000 at every epoch of the topology stage."""
     s = settings(name, "topology", quick)
-    anneal = s["epochs"] - s["warmup"]
-    op = config.temperature(config.relaxation(s, "ops"), anneal, 7)
-    edge = config.temperature(config.relaxation(s, "edges"), anneal, 7)
-    for t in range(s["epochs"] + 3):
+    anneal = s.epochs - s.warmup
+    op = temperature(s.relaxation("ops"), anneal, 7)
+    edge = temperature(s.relaxation("edges"), anneal, 7)
+    for t in range(s.epochs + 3):
         assert op.at(t) == pytest.approx(edge.at(t) / 1000, rel=1e-12)
         assert op.at(t) == pytest.approx(edge.scaled(1e-3).at(t), rel=1e-12)
     assert edge.at(anneal - 1) == pytest.approx(0.02)
@@ -95,10 +97,10 @@ def test_topology_op_temperature_is_edge_temperature_over_1000(name, quick):
 
 def test_edarts_settings_follow_paper_001():
     s = settings("edarts_search", "operations")
-    assert s["bias"] == EDARTS_OP_BIAS
-    assert s["subset"] == [2500, 2500] and s["warmup"] == 0 and s["epochs"] == 50
-    assert s["update"] == {"mode": "bilevel", "order": "second_order", "every": 1, "per": "epoch"}
-    assert s["supernet"] == {"cells": 5, "channels": 16}
+    assert s.bias == EDARTS_OP_BIAS
+    assert s.data.subset == (2500, 2500) and s.warmup == 0 and s.epochs == 50
+    assert astuple(s.update) == ("bilevel", "second_order", 1, "epoch")
+    assert (s.supernet.cells, s.supernet.channels) == (5, 16)
     cell = recipe("edarts_search").space.cells["normal"]
     assert [(e.src, e.dst) for e in cell.edges()] == [(0, 2), (1, 2), (0, 3), (2, 3), (1, 4),
                                                        (3, 4), (0, 5), (4, 5)]
@@ -107,13 +109,13 @@ def test_edarts_settings_follow_paper_001():
 
 def test_sigmoid_baseline_and_dots_on_darts_settings():
     s = settings("sigmoid_baseline", "topology")
-    assert config.relaxation(s, "edges")["method"] == "sigmoid"
-    assert s["select"] == {"rule": "threshold", "threshold": 0.5}
+    assert s.relaxation("edges").method == "sigmoid"
+    assert (s.select.name, s.select.options) == ("threshold", {"threshold": 0.5})
     assert recipe("sigmoid_baseline").space.cells["normal"].topology.describe() == "pick any"
     ops = settings("dots_on_darts", "operations")
-    assert ops["select"]["rule"] == "best_per_edge" and ops["epochs"] == 50
-    assert config.op_relaxation(ops)[0] == "softmax"
-    assert settings("dots_on_darts", "topology")["select"]["rule"] == "best_combination"
+    assert ops.select.name == "best_per_edge" and ops.epochs == 50
+    assert ops.op_relaxation()[0] == "softmax"
+    assert settings("dots_on_darts", "topology").select.name == "best_combination"
 
 
 # ---- every recipe end to end -------------------------------------------------------------------

@@ -25,8 +25,10 @@ def test_the_extending_example_runs_end_to_end_through_the_cli(tmp_path):
     assert {e.op for c in genotype.cells.values() for e in c.edges()} <= {"skip", "gated", "pool"}
     plan = json.loads((out / "resolved.json").read_text())
     ops = plan["stages"][0]["settings"]
-    assert ops["relax"][0]["method"] == "sharpened" and ops["relax"][0]["strength"] == 0.3
-    assert ops["select"] == {"rule": "strongest"} and ops["plugins"] == ["my_parts"]
+    assert plan["format"] == 3  # typed settings (genospec.lang.settings.StageSettings)
+    relax = ops["relax"][0]
+    assert relax["method"] == "sharpened" and relax["options"]["strength"] == 0.3
+    assert ops["select"] == {"name": "strongest", "options": {}} and ops["plugins"] == ["my_parts"]
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[0]["alpha_l2"] > 0  # the regulariser's term ran in the architecture step
     assert (out / "operations.gs").is_file()  # the custom rule left a reduced space

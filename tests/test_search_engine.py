@@ -7,11 +7,13 @@ import math
 import re
 
 import pytest
+from dataclasses import astuple
 
 from genospec import checkpoint
 from genospec.errors import SpecError
 from genospec.lang.loader import load
-from genospec.search import config
+from genospec.lang.settings import stage_settings
+from genospec.search.relaxations import temperature
 from genospec.search.engine import SearchOptions, start_search
 from search_fixtures import DARTS_LIKE, NOISE_SPACE, TINY_SPACE, recipe_text, tiny_dataset, write_recipe
 
@@ -35,33 +37,33 @@ MERGE = recipe_text(TINY_SPACE, """
 
 def test_stage_settings_merge_order(tmp_path):
     recipe = write_recipe(tmp_path, MERGE)
-    full = config.stage_settings(recipe, recipe.stages[0])
-    assert (full["epochs"], full["warmup"], full["batch"], full["seed"]) == (30, 15, 64, 5)
-    assert full["supernet"] == {"cells": 8, "channels": 16}
-    assert full["subset"] is None
-    assert full["arch"] == {"optimizer": "adam", "lr": 3e-4, "betas": [0.5, 0.999], "decay": 1e-3}
-    assert [r["target"] for r in full["relax"]] == ["ops", "edges"]
+    full = stage_settings(recipe, recipe.stages[0])
+    assert (full.epochs, full.warmup, full.batch, full.seed) == (30, 15, 64, 5)
+    assert (full.supernet.cells, full.supernet.channels, full.supernet.pc) == (8, 16, 1)
+    assert full.data.subset is None
+    assert astuple(full.arch) == ("adam", 3e-4, (0.5, 0.999), 1e-3)
+    assert [r.target for r in full.relax] == ["ops", "edges"]
 
-    quick = config.stage_settings(recipe, recipe.stages[0], quick=True)
-    assert (quick["epochs"], quick["warmup"], quick["batch"]) == (2, 15, 8)
-    assert quick["subset"] == [100, 50]  # the recipe's quick block beats QUICK_DEFAULTS
-    assert quick["supernet"] == {"cells": 2, "channels": 16}  # merged key by key
-    ops = config.relaxation(quick, "ops")
-    assert (ops["t0"], ops["t_end"]) == (1.0, None)  # replaced by target
-    assert config.relaxation(quick, "edges")["decay"] == 0.72
+    quick = stage_settings(recipe, recipe.stages[0], quick=True)
+    assert (quick.epochs, quick.warmup, quick.batch) == (2, 15, 8)
+    assert quick.data.subset == (100, 50)  # the recipe's quick block beats QUICK_DEFAULTS
+    assert (quick.supernet.cells, quick.supernet.channels) == (2, 16)  # merged key by key
+    ops = quick.relaxation("ops")
+    assert (ops.t0, ops.t_end) == (1.0, None)  # replaced by target
+    assert quick.relaxation("edges").decay == 0.72
 
 
 def test_temperature_schedules(tmp_path):
     recipe = write_recipe(tmp_path, MERGE)
-    s = config.stage_settings(recipe, recipe.stages[0])
+    s = stage_settings(recipe, recipe.stages[0])
     # 10 -> 0.2 over the 15 architecture epochs: theta = 0.02^(1/14)
-    t = config.temperature(config.relaxation(s, "ops"), 15, 100)
+    t = temperature(s.relaxation("ops"), 15, 100)
     assert t.theta == pytest.approx(0.02 ** (1 / 14))
     assert t.at(0) == 10 and t.at(14) == pytest.approx(0.2) and t.at(30) == pytest.approx(0.2)
-    e = config.temperature(config.relaxation(s, "edges"), 15, 100)
+    e = temperature(s.relaxation("edges"), 15, 100)
     assert e.at(3) == pytest.approx(10 * 0.72 ** 3)
     assert e.at(40) == 0.02
-    assert config.temperature(None, 15, 100).at(7) == 1.0
+    assert temperature(None, 15, 100).at(7) == 1.0
 
 
 def test_bad_settings_fail_before_training(tmp_path):

@@ -3,7 +3,7 @@
 `genospec.lang.settings` reads every number through these declarations, so a value torch would
 reject or that makes no sense (a negative learning rate, momentum 1.5, ``lr 1e999``, a seed
 beyond what the seed streams hold) is a SpecError at the number, with file:line:col. The
-search engine's defaults (`genospec.search.config.DEFAULTS`) are built from the same tables.
+stage settings' defaults (`genospec.lang.settings.stage_settings`) are built from the same tables.
 Registered parts declare their own options the same way (`genospec.registry.Option`).
 """
 
@@ -76,3 +76,10 @@ def defaults(options: tuple[Option, ...], skip: tuple[str, ...] = ()) -> dict:
     """``{name: default}`` of ``options`` (a fresh copy of mutable defaults)."""
     return {o.name: list(o.default) if isinstance(o.default, list) else o.default
             for o in options if o.name not in skip}
+
+
+# settings given as a word or a part: their defaults (the parts' own options: their registrations)
+DATASET = Option("data", str, "fashion_mnist", doc="the dataset of every stage")
+SELECT = Option("select", str, "magnitude", doc="the selection rule")
+OP_RELAX = Option("method", str, "softmax", doc="the op relaxation without a relax ops line")
+PER = Option("per", str, "epoch", choices=("step", "epoch"), doc="temperature schedule unit")

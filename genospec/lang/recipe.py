@@ -1,7 +1,7 @@
 """Typed meaning of search-recipe settings.
 
 Each key has a reader that walks its values and returns plain data for the IR (the layers that
-`genospec.search.config` merges into a stage's settings); a misplaced or unknown word, or a
+`genospec.lang.settings.stage_settings` merges into a stage's typed settings); a misplaced or unknown word, or a
 number outside its declared range (`genospec.lang.options`), is a SpecError pointing at it.
 Names of parts (datasets, update rules, relaxations, selection rules, regularisers) and their
 options come from the registries (`genospec.registry`), so a part registered by a plugin is
@@ -131,8 +131,8 @@ def _arch(r: Reader) -> dict:
 
 def _update(r: Reader) -> dict:
     o = _named(options.UPDATE)
-    out: dict = {"mode": r.word(tuple(registry(UPDATE_RULE).names())), "order": "first_order",
-                 "every": 1, "per": "step"}
+    out: dict = {**options.defaults(options.UPDATE),
+                 "mode": r.word(tuple(registry(UPDATE_RULE).names()))}
     while (v := r.peek()) is not None:
         if r.accept_word("first_order", "second_order"):
             if out["mode"] != "bilevel":
@@ -207,8 +207,9 @@ def _relax(r: Reader) -> dict:
     method = by_word[r.accept_word(*by_word)] if v is not None and v.kind == "word" and \
         v.text in by_word else default
     part = reg.part(method)
-    out: dict = {"target": target, "method": method, "t0": 1.0, "t_end": None, "decay": None,
-                 "min": None, "per": "epoch", **part.defaults()}
+    out: dict = {"target": target, "method": method, "t0": options.TEMPERATURE.default,
+                 "t_end": None, "decay": options.THETA.default, "min": options.T_MIN.default,
+                 "per": options.PER.default, **part.defaults()}
     while (v := r.peek()) is not None:
         if r.accept_word("temperature"):
             out["t0"] = r.option(options.TEMPERATURE, "a start temperature")

@@ -1,15 +1,29 @@
-"""Typed meaning of `network { ... }` lines; recipe settings are read by `genospec.lang.recipe`
-(re-exported here), both through `genospec.lang.reader.Reader`.
+"""Typed settings: `network { ... }` lines, and a search stage's settings as frozen dataclasses.
 
-A setting is a key followed by values; each key has a reader that walks its values and returns
-plain data for the IR; a misplaced or unknown word is a SpecError pointing at that word.
+Recipe lines are read by `genospec.lang.recipe` (re-exported here) into plain layers that the IR
+keeps; `stage_settings` merges a stage's layers over the defaults (all from
+`genospec.lang.options` and the registered parts' option declarations) into a `StageSettings`,
+the one form the search engine receives. ``resolved.json`` holds `StageSettings.to_json` and is
+read back with `StageSettings.from_json`; `from_merged` reads the merged layers of runs written
+before the typed form (run format 2).
+
+Merge order (later wins): the defaults, the recipe's settings, the stage's settings and, with
+``--quick`` only, ``QUICK_DEFAULTS``, the recipe's ``quick { }`` and the stage's ``quick { }``.
+``weights``, ``arch`` and ``supernet`` merge key by key, so ``quick { supernet cells 5 }`` keeps
+the stage's channels; ``relax`` entries replace the entry with the same target, ``regularise``
+entries the one with the same name.
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
+from typing import Any
 
 from ..errors import GenospecError, SpecError
+from ..registry import Choice
+from . import options
 from ..registry import LAYOUT, registry
 from . import ast
 from .reader import Reader
@@ -92,4 +106,214 @@ def call_text(call: ast.Call) -> str:
     return f"{call.kind.value}({', '.join(args)})"
 
 
-__all__ = ["RECIPE_KEYS", "Reader", "call_text", "read_network", "read_settings"]
+# ---- a search stage's settings ----------------------------------------------------------------
+@dataclass(frozen=True)
+class DataSettings:
+    dataset: str
+    root: str | None
+    workers: int | None
+    split: float  # the fraction of the training set the weights train on
+    subset: tuple[int, int] | None  # (train, val) images
+
+
+@dataclass(frozen=True)
+class SupernetSettings:
+    cells: int | None  # None: the space's network block
+    channels: int | None
+    pc: int
+    layout: str | None
+    checkpoint: str | bool  # "cells", "ops" or False
+
+
+@dataclass(frozen=True)
+class WeightsSettings:
+    optimizer: str
+    lr: float
+    lr_min: float
+    schedule: str  # "cosine" or "constant"
+    momentum: float
+    decay: float
+    clip: float | None
+
+
+@dataclass(frozen=True)
+class ArchSettings:
+    optimizer: str
+    lr: float
+    betas: tuple[float, float]
+    decay: float
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    mode: str  # a registered update rule
+    order: str  # "first_order" or "second_order"
+    every: int
+    per: str  # "step" or "epoch"
+
+
+@dataclass(frozen=True)
+class RelaxSettings:
+    """One ``relax`` line: its target, registered method, temperature schedule and the method's
+    own options."""
+
+    target: str  # "ops", "groups" or "edges"
+    method: str
+    t0: float
+    t_end: float | None
+    decay: float | None
+    min: float | None
+    per: str
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """Everything a search stage runs with."""
+
+    data: DataSettings
+    batch: int
+    seed: int
+    epochs: int
+    warmup: int
+    finetune: int
+    supernet: SupernetSettings
+    weights: WeightsSettings
+    arch: ArchSettings
+    update: UpdateSettings
+    relax: tuple[RelaxSettings, ...]
+    select: Choice
+    regularise: tuple[Choice, ...]
+    bias: dict[str, float] = field(hash=False)
+    plugins: tuple[str, ...]
+
+    def relaxation(self, target: str) -> RelaxSettings | None:
+        """The ``relax`` entry for ``target`` ("ops", "groups", "edges"), if any."""
+        return next((r for r in self.relax if r.target == target), None)
+
+    def op_relaxation(self) -> tuple[str, RelaxSettings | None]:
+        """The op relaxation's registered name and its entry (groups before ops)."""
+        entry = self.relaxation("groups") or self.relaxation("ops")
+        return (entry.method, entry) if entry is not None else (options.OP_RELAX.default, None)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "StageSettings":
+        """The settings `to_json` wrote; a TypeError or KeyError on anything else."""
+        d = dict(data)
+        groups = {"data": DataSettings, "supernet": SupernetSettings, "weights": WeightsSettings,
+                  "arch": ArchSettings, "update": UpdateSettings}
+        for key, group in groups.items():
+            d[key] = group(**d[key])
+        sub = d["data"].subset
+        d["data"] = DataSettings(**{**asdict(d["data"]), "subset": tuple(sub) if sub else None})
+        d["arch"] = ArchSettings(**{**asdict(d["arch"]), "betas": tuple(d["arch"].betas)})
+        d["relax"] = tuple(RelaxSettings(**r) for r in d["relax"])
+        d["select"] = Choice(**d["select"])
+        d["regularise"] = tuple(Choice(**r) for r in d["regularise"])
+        d["plugins"] = tuple(d["plugins"])
+        if set(d) != {f.name for f in fields(cls)}:
+            raise KeyError(", ".join(sorted(set(d) ^ {f.name for f in fields(cls)})))
+        return cls(**d)
+
+
+def _defaults() -> dict[str, Any]:
+    """The merged form's defaults, every one declared in `genospec.lang.options`."""
+    return {
+        "data": {"dataset": options.DATASET.default}, "root": None, "subset": None,
+        **options.defaults(tuple(options.SCALARS.values())),
+        "supernet": {}, "weights": options.defaults(options.WEIGHTS),
+        "arch": options.defaults(options.ARCH), "update": options.defaults(options.UPDATE),
+        "relax": [], "select": {"rule": options.SELECT.default}, "regularise": [], "bias": {},
+        "plugins": [],
+    }
+
+
+# Applied under --quick before the recipe's own quick blocks: a data cap, so that any recipe's
+# quick run stays small even when its quick block forgets one.
+QUICK_DEFAULTS: dict[str, Any] = {"subset": [1000, 1000]}
+
+_MERGED_DICTS = ("supernet", "weights", "arch")
+_KEYED_LISTS = {"relax": "target", "regularise": "name"}
+_RELAX_FIELDS = ("target", "method", "t0", "t_end", "decay", "min", "per")
+
+
+def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+    for key, value in layer.items():
+        if key in _KEYED_LISTS:  # entries replace the entry with the same target or name
+            by_key = {r[_KEYED_LISTS[key]]: r for r in into.get(key, [])}
+            for r in value:
+                by_key[r[_KEYED_LISTS[key]]] = r
+            into[key] = list(by_key.values())
+        elif key in _MERGED_DICTS and isinstance(into.get(key), dict):
+            into[key] = {**into[key], **value}
+        else:
+            into[key] = value
+
+
+def merged_layers(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The defaults with ``layers`` merged over them (plain data, the reader's form)."""
+    out = copy.deepcopy(_defaults())
+    for layer in layers:
+        _merge(out, copy.deepcopy(layer))
+    return out
+
+
+def stage_settings(recipe: Any, stage: Any, quick: bool = False) -> StageSettings:
+    """The complete settings of ``stage`` of ``recipe`` (an `ir.Recipe`, `ir.Stage`)."""
+    layers = [recipe.settings, stage.settings]
+    if quick:
+        layers += [QUICK_DEFAULTS, recipe.quick, stage.quick]
+    out = from_merged(merged_layers(layers))
+    check(out, stage.name)
+    return out
+
+
+def from_merged(d: dict[str, Any]) -> StageSettings:
+    """Typed settings from the merged layers (also the form run format 2 stored)."""
+    net = {**options.defaults(options.SUPERNET), **d["supernet"]}
+    sub = d.get("subset")
+    return StageSettings(
+        data=DataSettings(d["data"]["dataset"], d.get("root"), d.get("workers"), d["split"],
+                          (sub[0], sub[1]) if sub else None),
+        batch=d["batch"], seed=d["seed"], epochs=d["epochs"], warmup=d["warmup"],
+        finetune=d["finetune"], supernet=SupernetSettings(**net),
+        weights=WeightsSettings(**{**options.defaults(options.WEIGHTS), **d["weights"]}),
+        arch=ArchSettings(**{**options.defaults(options.ARCH), **d["arch"],
+                             "betas": tuple(d["arch"].get("betas", options.ARCH[2].default))}),
+        update=UpdateSettings(**{**options.defaults(options.UPDATE), **d["update"]}),
+        relax=tuple(RelaxSettings(**{k: r[k] for k in _RELAX_FIELDS},
+                                  options={k: v for k, v in r.items() if k not in _RELAX_FIELDS})
+                    for r in d["relax"]),
+        select=Choice(d["select"]["rule"], {k: v for k, v in d["select"].items() if k != "rule"}),
+        regularise=tuple(Choice(r["name"], {k: v for k, v in r.items() if k != "name"})
+                         for r in d.get("regularise", [])),
+        bias=dict(d.get("bias", {})), plugins=tuple(d.get("plugins", [])))
+
+
+def check(s: StageSettings, stage: str) -> None:
+    """Reject settings no stage can run with (each a SpecError naming the stage)."""
+    def fail(message: str) -> SpecError:
+        return SpecError(f"stage '{stage}': {message}")
+
+    if s.epochs < 1:
+        raise fail("needs at least 1 epoch")
+    if s.batch < 1:
+        raise fail("batch must be positive")
+    if s.warmup < 0:
+        raise fail("warmup cannot be negative")
+    targets = [r.target for r in s.relax]
+    if "ops" in targets and "groups" in targets:
+        raise fail("relax either 'ops' or 'groups', not both")
+    if s.update.every < 1:
+        raise fail("'update every N' needs N >= 1")
+    if s.data.subset is not None and min(s.data.subset) < 1:
+        raise fail("subset sizes must be positive")
+
+
+__all__ = ["RECIPE_KEYS", "QUICK_DEFAULTS", "ArchSettings", "DataSettings", "Reader",
+           "RelaxSettings", "StageSettings", "SupernetSettings", "UpdateSettings",
+           "WeightsSettings", "call_text", "check", "from_merged", "merged_layers",
+           "read_network", "read_settings", "stage_settings"]

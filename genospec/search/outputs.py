@@ -20,7 +20,7 @@ from .. import ir
 from ..checkpoint import atomic_write_text
 from ..errors import RenderError
 from ..lang.emit import emit_space
-from ..lang.loader import load
+from ..lang.loader import load, loads
 from ..progress import Reporter
 from .run import RunDir
 
@@ -28,11 +28,14 @@ SPACE_FILE = "space.gs"
 DIGITS = 6
 
 
-def write_root_space(run: RunDir, space: ir.Space) -> ir.Space:
-    """Copy the searched space, standalone, to ``<run>/space.gs`` and load it back."""
-    path = run.path / SPACE_FILE
-    atomic_write_text(path, emit_space(replace(space, of=None)))
-    return read_space(path, space.name)
+def root_space(run: RunDir, space: ir.Space) -> tuple[str, ir.Space]:
+    """The searched space, standalone, as the text of ``<run>/space.gs`` and as read from it
+    (the file is written when the run directory is created)."""
+    text = emit_space(replace(space, of=None))
+    found = loads(text, str(run.path / SPACE_FILE)).get(space.name)
+    if not isinstance(found, ir.Space):
+        raise TypeError(f"{space.name} is not a space")
+    return text, found
 
 
 def read_space(path: Path, name: str) -> ir.Space:

@@ -16,21 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import checkpoint
-from ..errors import GenospecError
+from ..runtime import checkpoints, directory
+from ..runtime.directory import RunDirError
 
 RESOLVED = "resolved.json"
-
-
-class RunDirError(GenospecError):
-    """A run directory that cannot be created or resumed."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -41,24 +35,14 @@ class RunDir:
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, recipe_name: str, out: str | Path | None = None,
-               root: str | Path = "runs") -> "RunDir":
-        """A fresh directory: ``out`` if given (new or empty), else ``root/<recipe>-<time>``."""
-        if out is not None:
-            path = Path(out)
-            if path.exists() and (not path.is_dir() or any(path.iterdir())):
-                hint = ("resume it with --resume " + str(path) if (path / RESOLVED).exists()
-                        else "choose a new or empty directory")
-                raise RunDirError(f"run directory {path} is not empty", hint=hint)
-        else:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = Path(root) / f"{recipe_name}-{stamp}"
-            n = 2
-            while path.exists():
-                path = Path(root) / f"{recipe_name}-{stamp}-{n}"
-                n += 1
-        path.mkdir(parents=True, exist_ok=True)
-        return cls(path)
+    def claim(cls, recipe_name: str, out: str | Path | None = None,
+              root: str | Path = "runs") -> "RunDir":
+        """The directory a new run will write: ``out`` if given (new or empty), else
+        ``root/<recipe>-<time>``; created by `create` once the run has started well."""
+        return cls(directory.claim(out, root, recipe_name, RESOLVED))
+
+    def create(self) -> None:
+        directory.create(self.path, RESOLVED)
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
@@ -140,7 +124,7 @@ class RunDir:
             checkpoint.atomic_write_text(self.metrics_path, text)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        checkpoint.atomic_save({**state, "run_id": self._identity()}, self.checkpoint_path)
+        checkpoints.save(self.checkpoint_path, "search", {**state, "run_id": self._identity()})
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The latest whole checkpoint, or None when the run never wrote one.
@@ -150,8 +134,7 @@ class RunDir:
         if not (self.checkpoint_path.exists()
                 or checkpoint.previous_path(self.checkpoint_path).exists()):
             return None
-        state = checkpoint.load(self.checkpoint_path)
-        checkpoint.check_fields(state, CHECKPOINT_FIELDS, self.checkpoint_path)
+        state = checkpoints.load(self.checkpoint_path, "search", CHECKPOINT_FIELDS)
         stages = len(self.read_resolved()["stages"])
         if not 0 <= state["stage"] < stages or state["epoch"] < 0 or state["step"] < 0:
             raise checkpoint.CheckpointError(
@@ -174,7 +157,7 @@ class RunDir:
         return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-# What every checkpoint of a search holds (see engine._Stage._save).
+# What every checkpoint of a search holds (see stage.StageTrainer.save).
 CHECKPOINT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "stage": int, "epoch": int, "step": int, "model": dict, "w_opt": dict, "a_opt": (dict, type(None)),
     "rng": dict, "running": dict}

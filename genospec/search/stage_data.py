@@ -1,0 +1,39 @@
+"""A stage's data: the dataset (loaded once per run and name), its training part split into the
+weights' and the architecture's halves, subsets, and the copy on the device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..data import Dataset, Split, load_dataset, split_train_val, subset
+from ..data.splits import TensorSplit
+from ..lang.settings import StageSettings
+
+
+@dataclass
+class StageData:
+    dataset: Dataset
+    train: Split
+    val: Split
+
+
+def load_stage_data(s: StageSettings, data: str | None, data_root: str | None,
+                    dataset: Dataset | None, device: str, cache: dict) -> StageData:
+    """The data of a stage with settings ``s``; ``data``/``data_root`` (the command line's) win
+    over the recipe's; ``dataset`` replaces both (tests); ``cache`` keeps loaded datasets."""
+    if dataset is None:
+        name = data or s.data.dataset
+        root = data_root or s.data.root
+        options = {"workers": s.data.workers} if name == "imagefolder" and \
+            s.data.workers is not None else {}
+        if (name, root) not in cache:
+            cache[(name, root)] = load_dataset(name, root, **options)
+        dataset = cache[(name, root)]
+    train, val = split_train_val(dataset.train, fraction=s.data.split, seed=s.seed)
+    if s.data.subset is not None:
+        train, val = subset(train, s.data.subset[0], s.seed), subset(val, s.data.subset[1], s.seed)
+    if torch.device(device).type == "cuda":
+        train, val = (p.to(device) if isinstance(p, TensorSplit) else p for p in (train, val))
+    return StageData(dataset, train, val)
