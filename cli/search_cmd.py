@@ -57,8 +57,9 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
     from genospec.search.engine import SearchOptions, resume_search, start_search
 
     if resume_dir is not None:
-        if recipe_file or quick or data or data_root or out or start or space_file:
-            raise click.UsageError("--resume takes only the run directory (and --device, --nproc)")
+        if recipe_file or quick or data or out or start or space_file:
+            raise click.UsageError("--resume takes only the run directory (and --device, "
+                                   "--data-root, --nproc, --force)")
     else:
         if recipe_file is None:
             raise click.UsageError("give a recipe file (or --resume RUN_DIR)")
@@ -73,7 +74,8 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
         main = distributed.is_main()
         reporter = make_reporter((progress or "bar") if main else "quiet")
         if resume_dir is not None:
-            result = resume_search(resume_dir, device=device, reporter=reporter, force=force)
+            result = resume_search(resume_dir, device=device, data_root=data_root,
+                                   reporter=reporter, force=force)
         else:
             options = SearchOptions(quick=quick, data=data, data_root=data_root,
                                     device=device or "cpu", start=start, space_file=space_file,

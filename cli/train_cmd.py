@@ -71,7 +71,8 @@ def train(genotype_file: str | None, name: str | None, protocol: str, quick: boo
 
     if resume_dir is not None:
         if genotype_file is not None:
-            raise click.UsageError("--resume takes only the run directory (and --device, --nproc)")
+            raise click.UsageError("--resume takes only the run directory (and --device, "
+                                   "--data-root, --nproc)")
     else:
         if genotype_file is None:
             raise click.UsageError("give a genotype file (or --resume RUN_DIR)")
@@ -87,7 +88,8 @@ def train(genotype_file: str | None, name: str | None, protocol: str, quick: boo
         main = distributed.is_main()
         reporter = make_reporter((progress or "bar") if main else "quiet")
         if resume_dir is not None:
-            report = resume_training(resume_dir, device=device, reporter=reporter)
+            report = resume_training(resume_dir, device=device, data_root=data_root,
+                                     reporter=reporter)
         else:
             report = train_genotype(space, config, network=network, data=data, data_root=data_root,
                                     run_dir=out, reporter=reporter)

@@ -223,3 +223,38 @@ def test_two_stages_chain_through_gs_files(tmp_path):
     assert (now, 0) in [(e.op, e.src) for e in again.space.cells["normal"].in_edges(2)]
     assert "space tiny_search_a {" in (tmp_path / "again" / "space.gs").read_text()
     assert "genotype tiny_search_b of tiny_search_a {" in again.genotype.read_text()
+
+
+def test_resolved_json_reads_back_typed_and_old_formats_resume_or_are_refused(tmp_path):
+    """Format 3 holds StageSettings.to_json; a format-2 run (merged layers) resumes to the same
+    settings; an unknown format is refused naming the versions."""
+    from genospec.lang.settings import merged_layers
+    from genospec.runtime.directory import RunDirError
+    from genospec.search.engine import resume_search
+    from genospec.search.plan import read_plan
+    from genospec.search.run import RunDir
+
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, """
+  batch 16
+  stage one { epochs 1  relax ops temperature 2 -> 1  select magnitude }
+"""))
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(n_train=32))
+    run = RunDir(tmp_path / "run")
+    saved = json.loads((run.path / "resolved.json").read_text())
+    assert saved["format"] == 3
+    settings = stage_settings(recipe, recipe.stages[0])
+    assert read_plan(run).stages[0] == ("one", settings)  # round trip through the types
+
+    old = {**saved, "format": 2, "stages": [{"name": "one", "settings": merged_layers(
+        [recipe.settings, recipe.stages[0].settings])}]}
+    (run.path / "resolved.json").write_text(json.dumps(old))
+    assert read_plan(run).stages[0] == ("one", settings)
+    again = resume_search(run.path, dataset=tiny_dataset(n_train=32))  # finished: re-selects
+    def edges(space):
+        return sorted((c, e.src, e.dst, tuple(e.ops)) for c, cell in space.cells.items()
+                      for e in cell.edges())
+    assert again.genotype is not None and edges(again.space) == edges(result.space)
+
+    (run.path / "resolved.json").write_text(json.dumps({**saved, "format": 99}))
+    with pytest.raises(RunDirError, match="run format 99; this version reads 1, 2, 3"):
+        resume_search(run.path, dataset=tiny_dataset(n_train=32))

@@ -7,13 +7,13 @@ gradient clipping at norm 5, cutout 16, drop path 0.2 ramped linearly from 0, au
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from ..errors import GenospecError, did_you_mean
+from ..runtime import schedules
 
-SCHEDULES = ("cosine", "step")
+SCHEDULES = ("cosine", "step")  # of genospec.runtime.schedules, the ones a training run offers
 
 
 class TrainConfigError(GenospecError):
@@ -120,10 +120,8 @@ def preset(name: str, **options: Any) -> TrainConfig:
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of (0-based) ``epoch``; constant within an epoch, as in DARTS."""
-    if epoch < config.warmup_epochs:
-        return config.lr * (epoch + 1) / config.warmup_epochs
-    done, span = epoch - config.warmup_epochs, config.epochs - config.warmup_epochs
-    if config.schedule == "step":
-        return config.lr * config.gamma ** (done // config.decay_period)
-    return config.lr_min + (config.lr - config.lr_min) * (1 + math.cos(math.pi * done / span)) / 2
+    """The learning rate of (0-based) ``epoch``; constant within an epoch, as in DARTS
+    (`genospec.runtime.schedules`, the schedules searches use too)."""
+    return schedules.learning_rate(config.schedule, config.lr, epoch, config.epochs,
+                                   lr_min=config.lr_min, warmup=config.warmup_epochs,
+                                   gamma=config.gamma, period=config.decay_period)

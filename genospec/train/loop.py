@@ -25,16 +25,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import distributed
-from ..checkpoint import (CheckpointError, append_jsonl, atomic_save, atomic_write_text,
-                          capture_rng, load, previous_path, restore_rng)
-from ..data import Augment, Dataset, Split, TensorSplit, iterate, num_batches, subset
+from ..checkpoint import (CheckpointError, append_jsonl, atomic_write_text, capture_rng,
+                          previous_path, restore_rng)
+from ..data import Augment, Dataset, Split, TensorSplit, num_batches, subset
 from ..errors import GenospecError
 from ..nn.count import count_parameters
 from ..progress import Reporter
+from ..runtime import checkpoints
+from ..runtime.evaluation import evaluate
+from ..runtime.interrupt import SigintGuard
 from .config import TrainConfig, learning_rate
-from .interrupt import SigintFlag, TrainingInterrupted
+from .interrupt import TrainingInterrupted
 
 CHECKPOINT, METRICS, REPORT = "checkpoint.pt", "metrics.jsonl", "report.json"
+# What a training checkpoint holds (beyond its format and kind, `genospec.runtime.checkpoints`).
+CHECKPOINT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "config": dict, "data": dict, "model": dict, "optimizer": dict, "rng": dict, "epoch": int,
+    "step": int, "history": list}
 # Settings that may change between a run and its resumption without changing its results.
 RESUMABLE_CHANGES = ("stop_after", "device")
 
@@ -56,25 +63,6 @@ class _Progress:
     seen: int = 0
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def evaluate(model: nn.Module, split: Split, batch_size: int,
-             device: torch.device | str = "cpu") -> dict[str, float]:
-    """Top-1 and top-5 accuracy (fractions) and mean cross-entropy of ``model`` on ``split``."""
-    was_training = model.training
-    model.eval()
-    loss_sum, hits1, hits5, seen = 0.0, 0, 0, 0
-    with torch.no_grad():
-        for x, y in iterate(split, batch_size, device=device):
-            logits = _logits(model(x))[0]
-            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-            top = logits.topk(min(5, logits.shape[1]), dim=1).indices
-            match = top == y.unsqueeze(1)
-            hits1 += int(match[:, 0].sum())
-            hits5 += int(match.any(dim=1).sum())
-            seen += len(y)
-    model.train(was_training)
-    return {"top1": hits1 / seen, "top5": hits5 / seen, "loss": loss_sum / seen}
 
 
 def _logits(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
@@ -119,19 +107,20 @@ def _data_facts(dataset: Dataset, train: Split, test: Split) -> dict[str, Any]:
 
 def _save(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
           data: dict[str, Any], progress: _Progress) -> None:
-    atomic_save({
-        "format": 1, "config": config.to_dict(), "data": data,
+    checkpoints.save(path, "train", {
+        "config": config.to_dict(), "data": data,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": capture_rng(),
         "epoch": progress.epoch, "step": progress.step, "loss_sum": progress.loss_sum,
         "correct": progress.correct, "seen": progress.seen, "seconds": progress.seconds,
         "history": progress.history,
-    }, path)
+    })
 
 
 def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
              config: TrainConfig, data: dict[str, Any], device: torch.device) -> _Progress:
     try:
-        state = load(run_dir / CHECKPOINT, map_location=device)
+        state = checkpoints.load(run_dir / CHECKPOINT, "train", CHECKPOINT_FIELDS,
+                                 map_location=device)
     except CheckpointError as e:
         raise TrainError(f"cannot resume: {e.message}", hint=e.hint) from None
     saved = state["config"]
@@ -200,7 +189,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
     augment = Augment(config.crop_padding, config.flip and dataset.hflip, config.cutout)
     steps = num_batches(train_split, config.batch_size)
     last = config.epochs if config.stop_after is None else min(config.epochs, config.stop_after)
-    with SigintFlag() as stop:
+    with SigintGuard() as stop:
         try:
             for epoch in range(progress.epoch, last):
                 lr = learning_rate(config, epoch)
@@ -235,8 +224,8 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
                     else 0.0,
                     "train_loss": progress.loss_sum / progress.seen,
                     "train_top1": progress.correct / progress.seen,
-                    "test_loss": result["loss"], "test_top1": result["top1"],
-                    "test_top5": result["top5"],
+                    "test_loss": result.loss, "test_top1": result.top1,
+                    "test_top5": result.top5,
                     "seconds": time.perf_counter() - started,
                 }
                 progress = _Progress(epoch=epoch + 1, history=[*progress.history, record])

@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import distributed
 from ..checkpoint import atomic_write_text
@@ -60,15 +60,21 @@ def train_genotype(space: Space, config: TrainConfig, *, network: NetworkOptions
               "config": dataclasses.asdict(config), "genotype": space.name}
     if (run / RUN_FILE).exists():
         raise GenospecError(f"{run} already holds a training run", hint=f"resume it: genospec train --resume {run}")
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run / GENOTYPE_FILE, emit_space(standalone))
-    atomic_write_text(run / RUN_FILE, json.dumps(record, indent=2) + "\n")
-    return _train(standalone, network, data, data_root, config, run, reporter, resume=False)
+
+    def create() -> None:  # once the data has loaded and the network is built
+        run.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run / GENOTYPE_FILE, emit_space(standalone))
+        atomic_write_text(run / RUN_FILE, json.dumps(record, indent=2) + "\n")
+
+    return _train(standalone, network, data, data_root, config, run, reporter, resume=False,
+                  create=create)
 
 
 def resume_training(run_dir: str | Path, *, device: str | None = None,
+                    data_root: str | None = None,
                     reporter: Reporter | None = None) -> dict[str, Any]:
-    """Continue an interrupted training run from its directory."""
+    """Continue an interrupted training run from its directory; ``device`` and ``data_root``
+    may differ from the run's."""
     from ..lang.loader import load
 
     run = distributed.shared_copy(run_dir)  # rank 0: run_dir; others: a private copy
@@ -79,12 +85,13 @@ def resume_training(run_dir: str | Path, *, device: str | None = None,
     config = TrainConfig(**record["config"])
     if device is not None:
         config = config.with_options(device=device)
-    return _train(space, NetworkOptions(**record["network"]), record["data"], record["data_root"], config,
-                  run, reporter, resume=True)
+    return _train(space, NetworkOptions(**record["network"]), record["data"],
+                  data_root or record["data_root"], config, run, reporter, resume=True)
 
 
 def _train(space: Space, network: NetworkOptions, data: str, data_root: str | None, config: TrainConfig,
-           run: Path, reporter: Reporter | None, resume: bool) -> dict[str, Any]:
+           run: Path, reporter: Reporter | None, resume: bool,
+           create: Callable[[], None] | None = None) -> dict[str, Any]:
     from ..data import load_dataset
     from ..nn.network import build_network
     from .loop import train
@@ -93,6 +100,8 @@ def _train(space: Space, network: NetworkOptions, data: str, data_root: str | No
     model = build_network(space, layout=network.layout, cells=network.cells, channels=network.channels,
                           classes=dataset.num_classes, in_chans=dataset.in_chans,
                           auxiliary=network.auxiliary, drop_path=config.drop_path)
+    if create is not None:
+        create()
     report = train(model, dataset, config, run, reporter, resume=resume)
     if report.get("status") == "complete":
         from ..nn.count import count_macs
