@@ -21,6 +21,28 @@ def declare() -> None:
                 tags=("groups",), doc="DOTS: one softmax per op group on each edge")
     op.register("fixed", "genospec.relax.ops:Fixed", tags=("ops",),
                 doc="DARTS-PT blank: alpha held at 0 (uniform weights)")
+    # Sampling relaxations (genospec.relax.sampling): GDAS, SNAS, DrNAS; GDAS and SNAS also
+    # within each op group (`relax groups gdas ...`).
+    anneal = Option("anneal", str, "linear", choices=("linear", "exponential"),
+                    doc="how 'temperature start -> end' anneals: linearly (the GDAS and SNAS "
+                        "codes) or exponentially, T0 * theta^t")
+    carry = Option("carry", bool, True, flag="sampled_only", flag_value=False,
+                   doc="add the unsampled ops' weights (value 0) to the edge output so alpha "
+                       "takes their gradient (GDAS' NAS-Bench-201 code); 'sampled_only': only "
+                       "the sampled op's weight (its DARTS-space code)")
+    for name, target, tags, words, options, doc in (
+            ("gdas", "GDAS", ("ops",), None, (anneal, carry),
+             "GDAS: hard Gumbel-max sample, straight-through gradient, one op computed"),
+            ("group_gdas", "GroupGDAS", ("groups",), ("gdas",), (anneal, carry),
+             "GDAS within each op group: one sampled op per group"),
+            ("snas", "SNAS", ("ops",), None, (anneal,),
+             "SNAS: soft Gumbel-softmax (concrete) sample at temperature T"),
+            ("group_snas", "GroupSNAS", ("groups",), ("snas",), (anneal,),
+             "SNAS within each op group"),
+            ("drnas", "DrNAS", ("ops",), None, (),
+             "DrNAS: Dirichlet(elu(alpha) + 1) sample, reparameterised")):
+        op.register(name, f"genospec.relax.sampling:{target}", tags=tags, words=words,
+                    options=options, doc=doc)
 
     edge = registry(EDGE_RELAXATION)
     edge.register("combination", "genospec.relax.edges:Combination", tags=("edges",), options=(
@@ -77,6 +99,14 @@ def declare() -> None:
     study.register("edarts", "genospec.study.edarts:run_edarts",
                    doc="eDARTS Table II: full data, subset, once-per-epoch update")
 
+    registry(REGULARISER).register(
+        "dirichlet_kl", "genospec.search.dirichlet:DirichletKL", options=(
+            Option("weight", float, 1e-3, lo=0.0, doc="lambda, the KL term's scale (DrNAS code "
+                   "reg_scale 1e-3)"),
+            Option("prior", float, 1.0, lo=0.0, lo_open=True,
+                   doc="the prior's concentration beta_hat (DrNAS code: 1, the uniform "
+                       "Dirichlet)")),
+        doc="DrNAS: weight * KL(Dir(elu(alpha) + 1) || Dir(prior)) on the architecture loss")
     registry(REGULARISER)  # none built in yet: the kind exists for recipes and plugins
     _declare_issue15_parts()
 

@@ -5,7 +5,9 @@ candidate list (RobustDARTS S1 and reduced spaces differ per edge). The supernet
 an `EdgeMix`: the edge's weights, one per candidate in ``edge.ops`` order, and the positions of
 the candidates whose weight is non-zero. Only those ops run: an op annealed to exactly 0, masked
 by DARTS-PT or dropped with its edge costs no compute. The zero op never runs either: its term
-``w * 0`` adds nothing to the output and nothing to any gradient.
+``w * 0`` adds nothing to the output and nothing to any gradient. A straight-through sampler
+(GDAS) computes one op per edge; ``EdgeMix.carry`` adds the other candidates' weights (value 0)
+to the output as one scalar, so their gradient still reaches alpha.
 
 Ops that are `nn.Sequential` chains starting with a ReLU (sep_conv, dil_conv, conv, nor_conv,
 conv_7x1_1x7) share one ReLU of the edge input instead of computing one each. Separable and
@@ -44,6 +46,9 @@ class EdgeMix(NamedTuple):
     active: tuple[int, ...]  # candidates whose weight is non-zero
     scale: Tensor | None = None  # the edge weight gamma (already in ``weights``); None without
     # an edge relaxation. Only edges with an output beside their ops use it (partial channels).
+    carry: Tensor | None = None  # a scalar added to the edge output: the sum of the weights of
+    # the candidates not computed, value exactly 0, whose gradient reaches the architecture
+    # (GDAS' straight-through sample, AutoDL-Projects ``forward_gdas``); None: nothing added.
 
 
 class MixedEdge(nn.Module):
@@ -109,6 +114,8 @@ class MixedEdge(nn.Module):
             s = self.stride
             n, c, height, width = x.shape
             out = x.new_zeros(n, c, -(-height // s), -(-width // s))
+        if mix.carry is not None:  # not in place: ``out`` may be an op's own saved output
+            out = out + mix.carry
         return out
 
 

@@ -16,7 +16,9 @@ Per cell type it owns, in ``self.arch[cell_type]``:
 Edge e of a cell mixes its ops with ``w[e] * gamma[e]``: w from the op relaxation at the op
 temperature, replaced by a one-hot row on a discretised edge and zeroed where masked; gamma from
 the edge relaxation at the edge temperature (1 without one), zeroed on dropped edges. Ops whose
-mixing weight is exactly 0 are not computed.
+mixing weight is exactly 0 are not computed; under a straight-through sampler (GDAS) their
+weights still reach the edge output as scalars (`EdgeMix.carry`). `mixing()` reports the op
+relaxation's selection weights (a sampler's softmax(alpha), not a draw).
 
 `arch_parameters()` lists the trainable alphas and betas, `weight_parameters()` everything else;
 `parameters()` and `state_dict()` hold both, so checkpoints carry the architecture.
@@ -217,10 +219,12 @@ class Supernet(nn.Module):
             lay = self._layouts[name] = lay.to(device)
         return lay
 
-    def _weights(self, name: str) -> tuple[Tensor, Tensor | None]:
-        """Op weights w[E, O] and edge weights gamma[E] (None without an edge relaxation)."""
+    def _weights(self, name: str, select: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Op weights w[E, O] and edge weights gamma[E] (None without an edge relaxation);
+        ``select``: the op relaxation's deterministic selection weights (a sampler's)."""
         arch, lay = self.arch[name], self._layout(name)
-        w = self.op_relax.weights(arch.alpha, lay, self.op_temperature)
+        relax = self.op_relax.selection_weights if select else self.op_relax.weights
+        w = relax(arch.alpha, lay, self.op_temperature)
         one_hot = nn.functional.one_hot(arch.chosen.clamp(min=0), w.shape[1]).to(w.dtype)
         w = torch.where(arch.chosen.ge(0).unsqueeze(1), one_hot, w) * arch.op_on
         if self.edge_relax is None:
@@ -250,6 +254,8 @@ class Supernet(nn.Module):
             gammas.append(gamma)
         values = torch.cat(flat)
         nonzero = values.ne(0).tolist()  # one host sync per forward
+        # GDAS: the ops not computed still pass their weights' gradient (EdgeMix.carry)
+        carry = self.op_relax.straight_through and values.requires_grad
         mixes: dict[str, list[EdgeMix]] = {}
         start = 0
         for (name, arch), vals, gamma in zip(self.arch.items(), flat, gammas):
@@ -258,7 +264,9 @@ class Supernet(nn.Module):
             for weights, scale in zip(vals.split(arch.sizes), scales):
                 n = weights.shape[0]
                 active = tuple(i for i in range(n) if nonzero[start + i])
-                edge_mixes.append(EdgeMix(weights, active, scale))
+                rest = [i for i in range(n) if not nonzero[start + i]] if carry else []
+                carried = weights[rest].sum() if rest else None
+                edge_mixes.append(EdgeMix(weights, active, scale, carried))
                 start += n
             mixes[name] = edge_mixes
         return self.net(x, mixes)
@@ -269,7 +277,7 @@ class Supernet(nn.Module):
         with torch.no_grad():
             for name, arch in self.arch.items():
                 lay = self._layout(name)
-                w, gamma = self._weights(name)
+                w, gamma = self._weights(name, select=True)
                 beta = (node_softmax(arch.beta, lay, self.edge_temperature)
                         if self.edge_relax_name == "combination" else None)
                 dropped = tuple(int(e) for e in (~arch.edge_on).nonzero().flatten())

@@ -22,10 +22,20 @@ class OpRelaxation(ABC):
     """Turns op logits into op weights. ``learnable`` False: alpha takes no gradient step."""
 
     learnable: bool = True
+    # True: the weights' value is exactly 0 on ops that are not computed but their gradient is
+    # not (GDAS' straight-through sample): the supernet adds those weights to the edge output
+    # as scalars (`genospec.nn.mixed.EdgeMix.carry`) so that alpha receives it.
+    straight_through: bool = False
 
     @abstractmethod
     def weights(self, alpha: Tensor, layout: CellLayout, temperature: float = 1.0) -> Tensor:
         """Op weights w[E, O] for logits ``alpha`` [E, O] at ``temperature``."""
+
+    def selection_weights(self, alpha: Tensor, layout: CellLayout,
+                          temperature: float = 1.0) -> Tensor:
+        """The deterministic weights that selection rules and pictures read (a sampling
+        relaxation's expectation or logits' softmax); by default `weights`."""
+        return self.weights(alpha, layout, temperature)
 
 
 def register_op_relaxation(name: str, *, options: tuple[Option, ...] = (),

@@ -68,3 +68,39 @@ class Temperature:
         """The schedule times ``factor`` (minimum included): DOTS op temperature = edge / 1000."""
         minimum = None if self.minimum is None else self.minimum * factor
         return Temperature(self.t0 * factor, self.theta, self.per, minimum)
+
+
+@dataclass(frozen=True)
+class LinearTemperature:
+    """T(t) = start - (start - end) * t / (span - 1), held at ``end`` from t = span - 1 on:
+    the linear annealing of GDAS (AutoDL-Projects GDAS.py: tau_max - (tau_max - tau_min) *
+    epoch / (epochs - 1)) and SNAS (SNAS-Series utils.Temp_Scheduler). Same interface as
+    `Temperature`; a sampling op relaxation's ``anneal linear`` chooses it for a
+    ``temperature start -> end`` range (`genospec.search.config.temperature`)."""
+
+    start: float
+    end: float
+    span: int
+    per: Literal["epoch", "step"] = "epoch"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.end <= self.start:
+            raise SpecError(f"temperature range {self.start} -> {self.end} must decrease and "
+                            "stay positive")
+        if self.span < 2:
+            raise SpecError(f"a temperature range needs at least 2 epochs, got {self.span}")
+        if self.per not in ("epoch", "step"):
+            raise SpecError(f"temperature decays per 'epoch' or 'step', not {self.per!r}")
+
+    def at(self, t: int) -> float:
+        if t < 0:
+            raise ValueError(f"t must be >= 0, got {t}")
+        if t >= self.span - 1:
+            return self.end
+        return self.start - (self.start - self.end) * t / (self.span - 1)
+
+    def __call__(self, *, epoch: int, step: int) -> float:
+        return self.at(epoch if self.per == "epoch" else step)
+
+    def scaled(self, factor: float) -> "LinearTemperature":
+        return LinearTemperature(self.start * factor, self.end * factor, self.span, self.per)
