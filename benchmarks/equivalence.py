@@ -48,7 +48,6 @@ SPECS = HERE.parent / "specs"
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
              "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 CE = nn.functional.cross_entropy
-DEBUG = False
 
 
 def batch(gen: torch.Generator, n: int, size: int, classes: int = 10):
