@@ -7,6 +7,7 @@ The command modules import from here, never from `genospec.cli.main` (which impo
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import warnings
 from typing import Any, Callable
@@ -77,3 +78,69 @@ def relaunch_in_processes(nproc: int, command: str) -> None:
     if argv is None:
         raise click.UsageError(f"--nproc runs the command line again: call `genospec {command}`")
     sys.exit(distributed.launch(nproc, argv))
+
+
+# ---- threads ----------------------------------------------------------------------------------
+def default_threads() -> int:
+    """The CPUs this process may use (its affinity mask; all CPUs where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--threads N``: torch's CPU threads for this command."""
+    return click.option(
+        "--threads", type=click.IntRange(min=1),
+        help=f"CPU threads torch uses [default: the CPUs this process may use, here {default_threads()}].")(fn)
+
+
+def busy_warning(load: float, cores: int) -> str | None:
+    """One line when the machine's load average ``load`` exceeds its ``cores`` (else None)."""
+    if load <= cores:
+        return None
+    return (f"warning: the machine is busy (load average {load:.1f} on {cores} cores): this run "
+            f"shares the CPUs with other processes and will be slower; --threads N sets its threads")
+
+
+def use_threads(threads: int | None, quiet: bool = False) -> int:
+    """Set torch's CPU threads to ``threads`` (None: `default_threads`, shared among the
+    processes of a --nproc run) and warn on stderr when the machine is busier than its cores."""
+    import torch
+    from genospec import distributed
+    n = threads or max(1, default_threads() // max(1, distributed.local_world_size()))
+    torch.set_num_threads(n)
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    line = busy_warning(load, os.cpu_count() or 1)
+    if line and not quiet and distributed.is_main():
+        click.echo(line, err=True)
+    return n
+
+
+# ---- declarations -----------------------------------------------------------------------------
+def declaration_lines(module: Any) -> list[str]:
+    """``KIND NAME`` for each declaration of a loaded file, in order."""
+    kinds = [("search", module.recipes), ("genotype", module.genotypes), ("space", module.spaces)]
+    lines = []
+    for name in module.order:
+        kind = next((k for k, found in kinds if name in found), "?")
+        lines.append(f"{kind:<8} {name}")
+    return lines
+
+
+def pick_declaration(path: str, name: str | None, command: str) -> Any:
+    """Declaration ``name`` of the file at ``path``; without a name the file's only declaration,
+    and with several of them their list on stderr and exit 2 (usage)."""
+    from genospec.lang.loader import load
+    module = load(path)
+    if name is None and len(module.order) > 1:
+        click.echo(f"{path} declares {len(module.order)} things; name one:", err=True)
+        for line in declaration_lines(module):
+            click.echo(f"  {line}", err=True)
+        click.echo(f"for example: genospec {command} {path} {module.order[0]}", err=True)
+        sys.exit(2)
+    return module.get(name)

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from genospec import __version__
-from genospec.cli.common import RegisteredName, reports_errors, upto
+from genospec.cli.common import RegisteredName, declaration_lines, pick_declaration, reports_errors, upto
 from genospec.cli.search_cmd import search
 from genospec.cli.study_cmd import study
 from genospec.cli.train_cmd import train
@@ -26,6 +26,7 @@ from genospec.registry import LAYOUT
 
 
 EXAMPLES = {
+    "list": "genospec list specs/searches/darts.gs",
     "compile": "genospec compile specs/spaces/darts.gs darts\n"
                "genospec compile specs/genotypes/darts.gs DARTS_V2 --channels 36 --cells 20 --auxiliary",
     "render": "genospec render specs/genotypes/darts.gs DARTS_V2 -o darts_v2.svg --cell normal\n"
@@ -54,8 +55,9 @@ def main(plugins: tuple[str, ...] = ()) -> None:
 
     \b
     Quick start:
-      genospec compile specs/spaces/darts.gs          # cells, edges, exact space size
-      genospec search specs/searches/darts.gs --quick  # a search on Fashion-MNIST
+      genospec list specs/searches/darts.gs                        # what a file declares
+      genospec compile specs/spaces/darts.gs darts                  # cells, edges, exact size
+      genospec search specs/searches/darts.gs darts_first_order --quick
       genospec render runs/<run>/genotype.gs -o cell.svg
       genospec train runs/<run>/genotype.gs --quick
 
@@ -73,10 +75,24 @@ def _load_plugins(plugins: tuple[str, ...]) -> None:
         load_plugin(name)
 
 
-def _load(path: str, name: str | None):
+def _load(path: str, name: str | None, command: str):
+    """NAME of the file (its only declaration when none is named; several: listed, exit 2)."""
+    return pick_declaration(path, name, command)
+
+
+# ---- list -------------------------------------------------------------------------------------
+@main.command("list", epilog=_epilog("list"))
+@click.argument("file", type=click.Path(dir_okay=False))
+@reports_errors
+def list_cmd(file: str) -> None:
+    """List the declarations of FILE: kind (space, genotype, search) and name, one a line.
+
+    Imported declarations are not listed; the names are what compile, search, render and train
+    take after the file.
+    """
     from genospec.lang.loader import load
-    module = load(path)
-    return module.get(name)
+    for line in declaration_lines(load(file)):
+        click.echo(line)
 
 
 # ---- compile ----------------------------------------------------------------------------------
@@ -97,7 +113,8 @@ def _load(path: str, name: str | None):
 def compile_cmd(file: str, name: str | None, layout: str | None, cells: int | None, channels: int | None,
                 classes: int | None, input_size: int | None, in_chans: int, auxiliary: bool | None,
                 as_json: bool, output: str | None) -> None:
-    """Check FILE and describe the space, genotype or recipe NAME in it.
+    """Check FILE and describe the space, genotype or recipe NAME in it (needed when FILE
+    declares several: `genospec list FILE` shows them).
 
     For a space: its cells, edges, ops per edge, groups, topologies and the exact number of
     architectures. For a genotype: its cells, whether it fits its space, and the evaluation
@@ -105,7 +122,7 @@ def compile_cmd(file: str, name: str | None, layout: str | None, cells: int | No
     """
     from genospec import ir
     from genospec.describe import describe_recipe, describe_space
-    obj = _load(file, name)
+    obj = _load(file, name, "compile")
     if as_json:
         from genospec.irjson import space_to_json
         if isinstance(obj, ir.Recipe):
@@ -150,7 +167,7 @@ def render(file: str, name: str | None, output: str | None, cell_names: tuple[st
     With several cells, one file per cell is written (NAME_CELL.suffix).
     """
     from genospec.render.draw import draw_to_files
-    obj = _load(file, name)
+    obj = _load(file, name, "render")
     space = getattr(obj, "space", obj)
     if stage is not None and run_dir is None:
         raise click.UsageError("--stage chooses a stage of the run given with --weights")

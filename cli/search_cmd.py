@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import click
 
-from genospec.cli.common import RegisteredName, relaunch_in_processes, reports_errors
+from genospec.cli.common import (RegisteredName, pick_declaration, relaunch_in_processes, reports_errors,
+                                 threads_option, use_threads)
+from genospec.limits import MAX_INPUT_SIZE
 from genospec.registry import DATASET
 
 EXAMPLE = """\b
@@ -32,17 +34,24 @@ Examples:
 @click.option("--from", "start", metavar="STAGE", help="Start at this stage (skip the ones before it).")
 @click.option("--space", "space_file", type=click.Path(dir_okay=False, exists=True),
               help="With --from: the .gs file whose last declaration the stage searches.")
-@click.option("--quiet", "progress", flag_value="quiet", help="Print nothing but the result path.")
+@click.option("--seed", type=int, help="Every stage's seed (instead of the recipe's).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Every stage's training epochs (instead of the recipe's).")
+@click.option("--input-size", type=click.IntRange(8, MAX_INPUT_SIZE),
+              help="ImageFolder data: resize images to this many pixels a side [224].")
+@click.option("--quiet", "progress", flag_value="quiet", help="Print nothing but errors.")
 @click.option("--json", "progress", flag_value="json", help="Progress as JSON lines on stdout.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes (DistributedDataParallel: gloo on CPU, nccl on CUDA, one GPU each).")
 @click.option("--force", is_flag=True, help="Start even if the memory estimate exceeds the free memory.")
+@threads_option
 @reports_errors
 def search(recipe_file: str | None, name: str | None, quick: bool, data: str | None,
            data_root: str | None, device: str | None, out: str | None, resume_dir: str | None,
            start: str | None, space_file: str | None, progress: str | None, nproc: int,
-           force: bool) -> None:
-    """Run the search recipe NAME of RECIPE_FILE (default: its last declaration).
+           force: bool, threads: int | None, seed: int | None, epochs: int | None,
+           input_size: int | None) -> None:
+    """Run the search recipe NAME of RECIPE_FILE (needed when the file declares several:
+    `genospec list FILE` shows them).
 
     Each stage trains a supernet, applies its selection rule and writes its result as a .gs
     file in the run directory, with metrics.jsonl, checkpoints, pictures of the searched cells
@@ -52,12 +61,12 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
     """
     from genospec import distributed, ir
     from genospec.errors import SpecError
-    from genospec.lang.loader import load
     from genospec.progress import make_reporter
     from genospec.search.engine import SearchOptions, resume_search, start_search
 
     if resume_dir is not None:
-        if recipe_file or quick or data or out or start or space_file:
+        if recipe_file or quick or data or out or start or space_file or seed is not None \
+                or epochs or input_size:
             raise click.UsageError("--resume takes only the run directory (and --device, "
                                    "--data-root, --nproc, --force)")
     else:
@@ -65,13 +74,14 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
             raise click.UsageError("give a recipe file (or --resume RUN_DIR)")
         if space_file is not None and start is None:
             raise click.UsageError("--space needs --from STAGE")
-        recipe = load(recipe_file).get(name)
+        recipe = pick_declaration(recipe_file, name, "search")
         if not isinstance(recipe, ir.Recipe):
             raise SpecError(f"'{recipe.name}' in {recipe_file} is a {recipe.kind}, not a search recipe",
                             hint="name a `search` declaration")
     relaunch_in_processes(nproc, "search")
     with distributed.session():
         main = distributed.is_main()
+        use_threads(threads, quiet=progress == "quiet")
         reporter = make_reporter((progress or "bar") if main else "quiet")
         if resume_dir is not None:
             result = resume_search(resume_dir, device=device, data_root=data_root,
@@ -79,7 +89,7 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
         else:
             options = SearchOptions(quick=quick, data=data, data_root=data_root,
                                     device=device or "cpu", start=start, space_file=space_file,
-                                    force=force)
+                                    force=force, seed=seed, epochs=epochs, input_size=input_size)
             result = start_search(recipe, out=out, options=options, reporter=reporter)
-    if progress != "json" and main:
+    if progress is None and main:
         click.echo(str(result.genotype or list(result.outputs.values())[-1]))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from genospec.cli.common import RegisteredName, reports_errors
+from genospec.cli.common import RegisteredName, reports_errors, threads_option, use_threads
 from genospec.registry import DATASET, STUDY
 
 EXAMPLE = """\b
@@ -30,11 +30,12 @@ Examples:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--seed", type=int, default=2, show_default=True,
               help="Seed of every search and training run.")
-@click.option("--quiet", "progress", flag_value="quiet", help="Print only the result paths.")
+@click.option("--quiet", "progress", flag_value="quiet", help="Print nothing but errors.")
 @click.option("--json", "progress", flag_value="json", help="Progress as JSON lines on stdout.")
+@threads_option
 @reports_errors
 def study(name: str, quick: bool, data: str, data_root: str | None, out: str, work: str | None,
-          device: str, seed: int, progress: str | None) -> None:
+          device: str, seed: int, progress: str | None, threads: int | None) -> None:
     """Run the study NAME and write its result as JSON and SVG to --out.
 
     \b
@@ -51,13 +52,13 @@ def study(name: str, quick: bool, data: str, data_root: str | None, out: str, wo
     from genospec.progress import make_reporter
     from genospec.study import PAPER, QUICK, StudyOptions, run_study
 
+    use_threads(threads, quiet=progress == "quiet")
     options = StudyOptions(scale=QUICK if quick else PAPER, data=data, data_root=data_root,
                            out=Path(out), work=Path(work) if work else None, device=device,
                            seed=seed)
     result = run_study(name, options, make_reporter(progress or "bar"))
-    if progress != "json":
-        if progress != "quiet":
-            for line in result.summary:
-                click.echo(line)
+    if progress is None:
+        for line in result.summary:
+            click.echo(line)
         click.echo(str(result.json_path))
         click.echo(str(result.svg_path))

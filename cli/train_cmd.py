@@ -6,8 +6,9 @@ import json
 
 import click
 
-from genospec.cli.common import RegisteredName, relaunch_in_processes, reports_errors, upto
-from genospec.limits import MAX_CHANNELS, MAX_NETWORK_CELLS
+from genospec.cli.common import (RegisteredName, pick_declaration, relaunch_in_processes, reports_errors,
+                                 threads_option, upto, use_threads)
+from genospec.limits import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_NETWORK_CELLS
 from genospec.registry import DATASET, LAYOUT
 
 EXAMPLE = """\b
@@ -47,36 +48,42 @@ Examples:
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/train-<name>-<time>).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True),
               help="Continue the interrupted run in this directory.")
-@click.option("--quiet", "progress", flag_value="quiet", help="Print only the final report.")
+@click.option("--input-size", type=click.IntRange(8, MAX_INPUT_SIZE),
+              help="ImageFolder data: resize images to this many pixels a side [224].")
+@click.option("--quiet", "progress", flag_value="quiet", help="Print nothing but errors.")
 @click.option("--json", "progress", flag_value="json", help="Progress as JSON lines on stdout.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes (DistributedDataParallel: gloo on CPU, nccl on CUDA, one GPU each).")
+@threads_option
 @reports_errors
 def train(genotype_file: str | None, name: str | None, protocol: str, quick: bool, data: str,
           data_root: str | None, layout: str | None, cells: int | None, channels: int | None,
           auxiliary: bool | None, progress: str | None, out: str | None, resume_dir: str | None,
-          device: str | None, nproc: int, **overrides: object) -> None:
-    """Train the evaluation network of genotype NAME in GENOTYPE_FILE from scratch.
+          device: str | None, nproc: int, threads: int | None, input_size: int | None,
+          **overrides: object) -> None:
+    """Train the evaluation network of genotype NAME in GENOTYPE_FILE from scratch (NAME is
+    needed when the file declares several: `genospec list FILE` shows them).
 
-    Writes RUN/metrics.jsonl (one line per epoch), an atomic checkpoint every epoch and
-    RUN/report.json (top-1, top-5, parameters, multiply-adds, wall time), which is also printed.
+    Writes RUN/metrics.jsonl and RUN/metrics.csv (one line per epoch), an atomic checkpoint
+    every epoch, RUN/network.pt2 (the trained network in eval mode, torch.export: loads with
+    `torch.export.load(path).module()` without genospec) and RUN/report.json (top-1, top-5,
+    parameters, multiply-adds, wall time, the run directory), which is also printed.
     Ctrl-C saves a checkpoint (exit 130); --resume RUN continues it. With --nproc N the command
     runs again in N processes, each on its share of every batch; rank 0 writes the run directory.
     """
     from genospec import distributed, ir
     from genospec.errors import SpecError
-    from genospec.lang.loader import load
     from genospec.progress import make_reporter
     from genospec.train.session import QUICK_NETWORK, NetworkOptions, make_config, resume_training, train_genotype
 
     if resume_dir is not None:
-        if genotype_file is not None:
+        if genotype_file is not None or input_size is not None:
             raise click.UsageError("--resume takes only the run directory (and --device, "
                                    "--data-root, --nproc)")
     else:
         if genotype_file is None:
             raise click.UsageError("give a genotype file (or --resume RUN_DIR)")
-        space = load(genotype_file).get(name)
+        space = pick_declaration(genotype_file, name, "train")
         if not isinstance(space, ir.Space):
             raise SpecError(f"'{space.name}' is a search recipe, not a genotype")
         config = make_config(protocol, quick, {**overrides, "device": device})
@@ -86,12 +93,15 @@ def train(genotype_file: str | None, name: str | None, protocol: str, quick: boo
     relaunch_in_processes(nproc, "train")
     with distributed.session():
         main = distributed.is_main()
+        use_threads(threads, quiet=progress == "quiet")
         reporter = make_reporter((progress or "bar") if main else "quiet")
         if resume_dir is not None:
             report = resume_training(resume_dir, device=device, data_root=data_root,
                                      reporter=reporter)
         else:
             report = train_genotype(space, config, network=network, data=data, data_root=data_root,
-                                    run_dir=out, reporter=reporter)
-    if main:
+                                    run_dir=out, reporter=reporter, input_size=input_size)
+    if main and progress != "quiet":
         click.echo(json.dumps(report, indent=2, sort_keys=True))
+        if progress is None:
+            click.echo(f"wrote the run to {report['run']}", err=True)

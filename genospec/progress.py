@@ -66,7 +66,14 @@ class BarReporter(Reporter):
             self._bar = None
 
     def event(self, kind: str, record: Mapping[str, Any]) -> None:
-        fields = " ".join(f"{k}={_short(v)}" for k, v in record.items())
+        if kind == "header":  # a run's start: one "key: value" line each, under its directory
+            lines = [f"run {record.get('run', '')}".rstrip()]
+            lines += [f"  {k.replace('_', ' ')}: {_short(v)}" for k, v in record.items()
+                      if k != "run" and v is not None]
+            self._tqdm.write("\n".join(lines), file=self.stream)
+            return
+        # fields without a value (None) are left out rather than shown as Python's None
+        fields = " ".join(f"{k}={_short(v)}" for k, v in record.items() if v is not None)
         self._tqdm.write(f"{kind}: {fields}", file=self.stream)
 
 
@@ -82,8 +89,30 @@ class JsonReporter(Reporter):
         stream.flush()
 
 
+def eta(seconds: float) -> str:
+    """A duration to go, as a person reads it: ``42s``, ``3m05s``, ``1h02m``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A value as a person reads it: 4 significant digits, thousands separated, lists and
+    mappings without Python's brackets and quotes."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_short(v) for v in value)
+    return str(value)
 
 
 def make_reporter(mode: str, stream: TextIO | None = None) -> Reporter:

@@ -17,6 +17,8 @@ from genospec.lang.loader import load
 from genospec.nn.supernet import Supernet
 from genospec.progress import Reporter
 from genospec.search.engine import SearchInterrupted, resume_search, start_search
+from genospec.search.outputs import read_space
+from genospec.search.perturbation_stage import readable_decision
 from genospec.search.perturbation import (NodeDecision, OpDecision, decision_from_dict,
                                           decision_to_dict, perturbation_select, plan,
                                           selected_space)
@@ -380,8 +382,15 @@ def test_a_stage_with_select_perturbation_fine_tunes_and_writes_a_genotype(strai
     assert [r["lr"] for r in records] == pytest.approx([0.005, 0.003])  # lr/10 -> lr_min, cosine
     ck = checkpoint.load(result.run.checkpoint_path)
     assert ck["epoch"] == 3 and ck["pt"]["tuned"] == 2
+    space = read_space(result.run.path / "space.gs", "pt")
     assert [decision_from_dict(d) for d in ck["pt"]["decisions"]] == \
         [decision_from_dict(d) for d in seen]
+    readable = result.run.metrics()[-1]["decisions"]  # metrics.jsonl: edges as "i->j"
+    assert readable == [readable_decision(space, decision_from_dict(d)) for d in seen]
+    assert readable[0]["edge"] in ("0->2", "1->2") and set(readable[0]["accuracy_without"]) <= \
+        {"noise", "skip", "pool"}
+    assert [(r.get("phase"), r.get("finetune_epoch"), r.get("finetune_epochs")) for r in records] \
+        == [("finetune", 1, 2), ("finetune", 2, 2)]  # not "epoch=3 epochs=1"
 
 
 def test_blank_variant_keeps_alpha_exactly_zero(tmp_path):

@@ -243,5 +243,8 @@ def test_training_reports_epochs_to_the_reporter(tmp_path):
     out = io.StringIO()
     train(_aux_model(), _synthetic(), FAST.with_options(epochs=1), tmp_path,
           reporter=JsonReporter(out))
-    (event,) = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert event["event"] == "epoch" and event["epoch"] == 1
+    header, event = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert header["event"] == "header" and header["run"] == str(tmp_path)
+    assert header["parameters"] > 0 and header["memory"].endswith("GiB")
+    assert event["event"] == "epoch" and event["epoch"] == 1 and "eta" not in event
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,lr,")

@@ -24,7 +24,9 @@ def test_train_writes_report_and_run_files(tmp_path: Path) -> None:
             "--batch", "50", "--cutout", "0", "--drop-path", "0", "--out", str(out), "--quiet"]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
     assert r.exit_code == 0, r.stderr
-    report = json.loads(r.stdout)
+    assert (r.stdout, r.stderr) == ("", "")  # --quiet: nothing but errors
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"] == str(out) and report["network"] == str(out / "network.pt2")
     assert report["status"] == "complete" and 0.0 <= report["top1"] <= 1.0
     assert report["params"] > 0 and report["macs"] > 0
     assert json.loads((out / "report.json").read_text())["macs"] == report["macs"]

@@ -3,6 +3,7 @@ process that has torch but not genospec, and runs on any batch size."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -25,5 +26,7 @@ def export_network(model: nn.Module, path: str | Path, input_shape: Sequence[int
         program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
     finally:
         model.train(was_training)
-    torch.export.save(program, path)
+    with warnings.catch_warnings():  # torch's note on weights it groups, not the user's concern
+        warnings.filterwarnings("ignore", message="No complete tensor found")
+        torch.export.save(program, path)
     return path

@@ -44,6 +44,9 @@ class SearchOptions:
     start: str | None = None  # --from STAGE
     space_file: str | None = None  # --space FILE: the start stage's input
     force: bool = False  # --force: start stages whose memory estimate exceeds what is free
+    seed: int | None = None  # --seed: every stage's seed
+    epochs: int | None = None  # --epochs: every stage's training epochs
+    input_size: int | None = None  # --input-size: ImageFolder images resized to this
 
 
 @dataclass
@@ -71,7 +74,8 @@ def start_search(recipe: ir.Recipe, *, out: str | Path | None = None, runs_root:
             raise SpecError(f"recipe '{recipe.name}' has no stage '{options.start}'",
                             hint="stages: " + ", ".join(names))
         start = names.index(options.start)
-    stages = tuple((s.name, stage_settings(recipe, s, options.quick)) for s in recipe.stages)
+    stages = tuple((s.name, _overridden(stage_settings(recipe, s, options.quick), s.name, options))
+                   for s in recipe.stages)
     for name, s in stages[start:]:
         _check_stage(name, s)
     space = recipe.space
@@ -87,7 +91,8 @@ def start_search(recipe: ir.Recipe, *, out: str | Path | None = None, runs_root:
     run = RunDir.claim(recipe.name, out, runs_root) if distributed.is_main() \
         else RunDir(distributed.private_dir())
     plan = RunPlan(recipe.name, recipe.file, space.name, options.quick, options.data,
-                   options.data_root, options.device, start, options.space_file, stages)
+                   options.data_root, options.device, start, options.space_file, stages,
+                   input_size=options.input_size)
     text, root = outputs.root_space(run, space)
 
     def create() -> None:  # once the first stage's data and memory check are fine
@@ -133,7 +138,8 @@ def _run(run: RunDir, plan: RunPlan, root: ir.Space, reporter: Reporter,
                 space = outputs.read_space(run.stage_output(name), result_name)
                 produced[name] = run.stage_output(name)
                 continue
-            data = load_stage_data(s, plan.data, plan.data_root, dataset, device, cache)
+            data = load_stage_data(s, plan.data, plan.data_root, dataset, device, cache,
+                                   input_size=plan.input_size)
             resume = ck if ck is not None and ck["stage"] == k else None
             stage = StageTrainer(k, name, space, s, data, run, reporter, device, interrupt, force)
             model = stage.train(resume, started=create)
@@ -154,6 +160,20 @@ def _device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GenospecError("--device cuda: no CUDA device is available", hint="use --device cpu")
     return dev
+
+
+def _overridden(s: StageSettings, name: str, options: SearchOptions) -> StageSettings:
+    """A stage's settings with the command line's --seed and --epochs (checked again: e.g. a
+    warm-up longer than the epochs left)."""
+    from dataclasses import replace
+
+    from ..lang.settings import check
+    changes = {k: v for k, v in (("seed", options.seed), ("epochs", options.epochs)) if v is not None}
+    if not changes:
+        return s
+    out = replace(s, **changes)
+    check(out, name)
+    return out
 
 
 def _check_stage(name: str, s: StageSettings) -> None:

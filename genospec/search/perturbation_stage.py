@@ -63,6 +63,7 @@ class _Selection:
         self.running = Running(**resume["running"]) if pt and resume["step"] else None
         self.target = 0  # fine-tuning epochs asked for so far (replayed rounds included)
         self.total = total  # fine-tuning epochs of the whole selection
+        stage.finetune_epochs = total  # numbers its fine-tuning epochs' records 1..total
         model.set_temperature(**stage.final_temperatures())
 
     # -- callbacks for perturbation_select --------------------------------------------------------
@@ -74,9 +75,15 @@ class _Selection:
         self.decisions = list(decisions)
         self.stage.save(self.model, self.opts, self.s.epochs + self.tuned, 0, Running(),
                         self.progress())
+        # the stage's last metrics.jsonl record lists the decisions so far
+        self.stage.run.amend_last_metrics({"decisions": self.readable()})
         self.stage.reporter.event("decision", {"stage": self.stage.name,
                                                **decision_to_dict(decisions[-1])})
         self._check_interrupt()
+
+    def readable(self) -> list[dict[str, Any]]:
+        """The decisions so far as metrics.jsonl records them: edges as "i->j"."""
+        return [readable_decision(self.stage.space, d) for d in self.decisions]
 
     def finetune(self, epochs: int) -> None:
         """Fine-tuning epochs through the stage trainer: the stage's epoch ``epochs + t`` (its
@@ -127,3 +134,17 @@ class PerturbationSelection(StageSelection):
     def select(self, stage: StageTrainer, model: Supernet, resume: dict | None,
                name: str) -> ir.Space:
         return run_perturbation(stage, model, resume, name)
+
+
+def readable_decision(space: ir.Space, d: Decision) -> dict[str, Any]:
+    """A decision for people and metrics: edges as "i->j" (`outputs.edge_labels`), each
+    candidate or dropped edge with the validation accuracy measured without it."""
+    from .outputs import edge_labels
+    labels = edge_labels(space.cells[d.cell].edges())
+    data = decision_to_dict(d)
+    if data["kind"] == "op":
+        return {"kind": "op", "cell": d.cell, "edge": labels[d.edge], "op": d.op,
+                "accuracy_without": dict(zip(d.candidates, d.accuracies))}
+    return {"kind": "node", "cell": d.cell, "node": d.node, "kept": [labels[e] for e in d.kept],
+            "dropped": [labels[e] for e in d.dropped],
+            "accuracy_without": dict(zip((labels[e] for e in d.dropped), d.accuracies))}

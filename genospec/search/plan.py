@@ -34,19 +34,44 @@ class RunPlan:
     space_file: str | None
     stages: tuple[tuple[str, StageSettings], ...]
     created: str = ""
+    input_size: int | None = None  # --input-size (ImageFolder)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "recipe": self.recipe, "recipe_file": self.recipe_file,
                 "space": self.space, "quick": self.quick, "data": self.data,
                 "data_root": self.data_root, "device": self.device, "start": self.start,
                 "space_file": self.space_file, "created": self.created or
-                time.strftime("%Y-%m-%dT%H:%M:%S"),
+                time.strftime("%Y-%m-%dT%H:%M:%S"), "input_size": self.input_size,
+                "data_root_absolute": _absolute_root(self), "versions": versions(),
                 "stages": [{"name": n, "settings": s.to_json()} for n, s in self.stages]}
 
     def with_options(self, *, device: str | None = None,
                      data_root: str | None = None) -> "RunPlan":
         """The plan with the options a resumed run may change (None: unchanged)."""
         return replace(self, device=device or self.device, data_root=data_root or self.data_root)
+
+
+def versions() -> dict[str, str]:
+    """The versions a run was made with (recorded, never checked: the format is)."""
+    import platform
+
+    import torch
+
+    from .. import __version__
+    return {"genospec": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def _absolute_root(plan: RunPlan) -> str | None:
+    """Where the first stage's data is read from, as an absolute path (None: a dataset without a
+    directory, such as synthetic)."""
+    import os
+
+    from ..data.readers import FASHION_MNIST_ROOT
+    s = plan.stages[plan.start][1]
+    root = plan.data_root or s.data.root
+    if root is None and (plan.data or s.data.dataset) == "fashion_mnist":
+        root = str(FASHION_MNIST_ROOT)
+    return os.path.abspath(os.path.expanduser(root)) if root else None
 
 
 def read_plan(run: RunDir) -> RunPlan:
@@ -64,7 +89,7 @@ def read_plan(run: RunDir) -> RunPlan:
         stages = tuple((st["name"], _stage(st["settings"], version)) for st in d["stages"])
         return RunPlan(d["recipe"], d.get("recipe_file"), d["space"], bool(d.get("quick")),
                        d.get("data"), d.get("data_root"), d.get("device") or "cpu", d["start"],
-                       d.get("space_file"), stages, d.get("created", ""))
+                       d.get("space_file"), stages, d.get("created", ""), d.get("input_size"))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise RunDirError(f"{run.path / 'resolved.json'} is damaged: its stage settings do not "
                           f"read as format {version} ({type(e).__name__}: {e})",

@@ -5,6 +5,7 @@
       resolved.json         what the run does: recipe, options, every stage's resolved settings
       metrics.jsonl         one record per epoch (stage, epoch, losses, accuracies, temperatures,
                             op weights per edge, edge weights, seconds)
+      metrics.csv           its scalar fields, one row per epoch and stage
       checkpoint.pt         the latest checkpoint (checkpoint.prev.pt: the one before it)
       <stage>.gs            each stage's result (a reduced space or a genotype)
       genotype.gs           the final genotype (a copy of the last stage's result)
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import checkpoint
-from ..runtime import checkpoints, directory
+from ..runtime import checkpoints, directory, tables
 from ..runtime.directory import RunDirError
 
 RESOLVED = "resolved.json"
+METRICS_CSV = "metrics.csv"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,17 @@ class RunDir:
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         checkpoint.append_jsonl(self.metrics_path, record)
+        tables.write_csv(self.path / METRICS_CSV, self.metrics())
+
+    def amend_last_metrics(self, fields: dict[str, Any]) -> None:
+        """Add ``fields`` to the last record (e.g. a selection rule's decisions after the
+        stage's last epoch), rewriting the file atomically."""
+        records = self.metrics()
+        if records:
+            records[-1].update(fields)
+            text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+            checkpoint.atomic_write_text(self.metrics_path, text)
+            tables.write_csv(self.path / METRICS_CSV, records)
 
     def metrics(self) -> list[dict[str, Any]]:
         return checkpoint.read_jsonl(self.metrics_path)
@@ -122,6 +135,7 @@ class RunDir:
             kept = [r for r in self.metrics() if keep(r)]
             text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
             checkpoint.atomic_write_text(self.metrics_path, text)
+            tables.write_csv(self.path / METRICS_CSV, kept)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         checkpoints.save(self.checkpoint_path, "search", {**state, "run_id": self._identity()})

@@ -23,9 +23,9 @@ from ..checkpoint import capture_rng, restore_rng
 from ..data import Augment, Split, num_batches
 from ..errors import GenospecError
 from ..lang.settings import StageSettings
-from ..nn.memory import available_memory, check_fits, estimate_training_memory
+from ..nn.memory import available_memory, check_fits, estimate_training_memory, gib
 from ..nn.supernet import Supernet
-from ..progress import Reporter
+from ..progress import Reporter, eta
 from ..registry import REGULARISER, UPDATE_RULE, registry
 from ..runtime.evaluation import Evaluation, evaluate
 from ..runtime.interrupt import SigintGuard
@@ -98,6 +98,8 @@ class StageTrainer:
     force: bool = False  # skip the memory check
     steps: int = field(init=False)
     regularisers: Regularisers = field(init=False)
+    memory: Any = field(init=False, default=None)  # the MemoryEstimate (None when forced)
+    finetune_epochs: int = field(init=False, default=0)  # set by a fine-tuning selection rule
 
     def __post_init__(self) -> None:
         self.steps = num_batches(self.data.train, self.s.batch)
@@ -190,6 +192,7 @@ class StageTrainer:
         model, w_opt, a_opt = self.build()
         if started is not None:
             started()
+        self.announce(model)
         epoch, start, running = 0, 0, Running()
         if resume is not None:
             model.load_state_dict(resume["model"])
@@ -259,11 +262,25 @@ class StageTrainer:
         estimate = estimate_training_memory(
             model, self.data.train.image_shape, per_rank, arch_params=model.arch_parameters(),
             second_order=self.s.update.order == "second_order")
+        self.memory = estimate
         shared = torch.device(self.device).type == "cpu"
         check_fits(estimate, available_memory(self.device),
                    processes=distributed.local_world_size() if shared else 1,
                    knobs=f"stage '{self.name}': batch, supernet channels or cells, supernet pc 4 "
                          "or supernet checkpoint cells")
+
+    def announce(self, model: Supernet) -> None:
+        """The stage's start header (a ``header`` event): run directory, device, threads,
+        data and split sizes, supernet parameters and the memory estimate."""
+        params = sum(p.numel() for p in model.weight_parameters())
+        arch = sum(p.numel() for p in model.arch_parameters())
+        self.reporter.event("header", {
+            "stage": self.name, "run": str(self.run.path), "device": self.device,
+            "threads": torch.get_num_threads(), "data": self.data.dataset.name,
+            "train_images": len(self.data.train), "val_images": len(self.data.val),
+            "epochs": self.s.epochs, "steps_per_epoch": self.steps,
+            "parameters": params, "arch_parameters": arch,
+            "memory": gib(self.memory.peak) if self.memory is not None else None})
 
     def finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
                      running: Running, seconds: float) -> None:
@@ -277,10 +294,21 @@ class StageTrainer:
             **self.regularisers.epoch_end(model, epoch),
             **outputs.snapshot(model.mixing()),
         }
+        if epoch >= self.s.epochs:  # a selection rule's fine-tuning epoch, numbered as one
+            record.update(phase="finetune", finetune_epoch=epoch - self.s.epochs + 1,
+                          finetune_epochs=self.finetune_epochs)
         self.run.append_metrics(record)
         outputs.write_plots(self.run, self.name, self.run.metrics())
-        self.reporter.event("epoch", {k: v for k, v in record.items()
-                                      if k not in ("weights", "gamma", "beta", "stage_index")})
+        left = self.s.epochs - epoch - 1
+        hidden = {"weights", "gamma", "beta", "stage_index"}
+        if epoch >= self.s.epochs:  # "finetune=1/4" rather than "epoch=3 epochs=2"
+            hidden |= {"epoch", "epochs", "phase", "finetune_epoch", "finetune_epochs"}
+            left = self.finetune_epochs - (epoch - self.s.epochs) - 1
+        shown = {k: v for k, v in record.items() if k not in hidden}
+        if epoch >= self.s.epochs:
+            shown = {"stage": self.name, "finetune": f"{epoch - self.s.epochs + 1}/{self.finetune_epochs}",
+                     **shown}
+        self.reporter.event("epoch", {**shown, **({"eta": eta(seconds * left)} if left > 0 else {})})
 
     def interrupted(self, when: str) -> SearchInterrupted:
         return SearchInterrupted(f"interrupted in stage '{self.name}' {when}; checkpoint saved",

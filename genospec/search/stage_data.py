@@ -20,14 +20,18 @@ class StageData:
 
 
 def load_stage_data(s: StageSettings, data: str | None, data_root: str | None,
-                    dataset: Dataset | None, device: str, cache: dict) -> StageData:
+                    dataset: Dataset | None, device: str, cache: dict,
+                    input_size: int | None = None) -> StageData:
     """The data of a stage with settings ``s``; ``data``/``data_root`` (the command line's) win
-    over the recipe's; ``dataset`` replaces both (tests); ``cache`` keeps loaded datasets."""
+    over the recipe's; ``dataset`` replaces both (tests); ``cache`` keeps loaded datasets;
+    ``input_size``: ImageFolder images are resized to it (default 224)."""
     if dataset is None:
         name = data or s.data.dataset
         root = data_root or s.data.root
         options = {"workers": s.data.workers} if name == "imagefolder" and \
             s.data.workers is not None else {}
+        if input_size is not None:
+            options["size"] = input_size  # load_dataset refuses it for a dataset without sizes
         if (name, root) not in cache:
             cache[(name, root)] = load_dataset(name, root, **options)
         dataset = cache[(name, root)]

@@ -30,14 +30,15 @@ from ..checkpoint import (CheckpointError, append_jsonl, atomic_write_text, capt
 from ..data import Augment, Dataset, Split, TensorSplit, num_batches, subset
 from ..errors import GenospecError
 from ..nn.count import count_parameters
-from ..progress import Reporter
-from ..runtime import checkpoints
+from ..progress import Reporter, eta
+from ..runtime import checkpoints, tables
 from ..runtime.evaluation import evaluate
 from ..runtime.interrupt import SigintGuard
 from .config import TrainConfig, learning_rate
 from .interrupt import TrainingInterrupted
 
 CHECKPOINT, METRICS, REPORT = "checkpoint.pt", "metrics.jsonl", "report.json"
+METRICS_CSV = "metrics.csv"
 # What a training checkpoint holds (beyond its format and kind, `genospec.runtime.checkpoints`).
 CHECKPOINT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "config": dict, "data": dict, "model": dict, "optimizer": dict, "rng": dict, "epoch": int,
@@ -144,6 +145,7 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                          state["seen"], state["seconds"], list(state["history"]))
     # Records written after the checkpoint (a crash in between) are dropped; lost ones restored.
     atomic_write_text(run_dir / METRICS, "".join(_jsonl(r) for r in progress.history))
+    tables.write_csv(run_dir / METRICS_CSV, progress.history)
     return progress
 
 
@@ -186,6 +188,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
     progress = (_restore(run_dir, model, optimizer, config, data, device) if resume
                 else _fresh(run_dir, config))
 
+    _announce(model, dataset, config, run_dir, device, train_split, test_split, reporter)
     augment = Augment(config.crop_padding, config.flip and dataset.hflip, config.cutout)
     steps = num_batches(train_split, config.batch_size)
     last = config.epochs if config.stop_after is None else min(config.epochs, config.stop_after)
@@ -231,7 +234,10 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
                 progress = _Progress(epoch=epoch + 1, history=[*progress.history, record])
                 _save(ckpt, model, optimizer, config, data, progress)
                 append_jsonl(run_dir / METRICS, record)
-                reporter.event("epoch", record)
+                tables.write_csv(run_dir / METRICS_CSV, progress.history)
+                left = last - epoch - 1
+                reporter.event("epoch", {**record, **({"eta": eta(record["seconds"] * left)}
+                                                      if left > 0 else {})})
                 if stop.requested:
                     raise TrainingInterrupted(run_dir, epoch + 1, 0)
         except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
@@ -239,6 +245,22 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
         finally:
             reporter.close()
     return _report(model, config, data, progress, run_dir)
+
+
+def _announce(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: Path,
+              device: torch.device, train: Split, test: Split, reporter: Reporter) -> None:
+    """The run's start header (a ``header`` event): run directory, device, threads, data and
+    split sizes, parameters and the memory estimate."""
+    from ..nn.memory import estimate_training_memory, gib
+    try:
+        memory = gib(estimate_training_memory(model, train.image_shape, config.batch_size).peak)
+    except (RuntimeError, AttributeError, TypeError, ValueError):  # a model it cannot trace
+        memory = None
+    reporter.event("header", {
+        "run": str(run_dir), "device": str(device), "threads": torch.get_num_threads(),
+        "data": dataset.name, "train_images": len(train), "test_images": len(test),
+        "epochs": config.epochs, "steps_per_epoch": num_batches(train, config.batch_size),
+        "parameters": count_parameters(model, exclude_auxiliary=True), "memory": memory})
 
 
 def _report(model: nn.Module, config: TrainConfig, data: dict[str, Any], progress: _Progress,

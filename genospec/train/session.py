@@ -23,6 +23,7 @@ from .config import TrainConfig, preset
 
 RUN_FILE = "run.json"
 GENOTYPE_FILE = "genotype.gs"
+NETWORK_FILE = "network.pt2"
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,10 @@ def default_run_dir(space: Space) -> Path:
 
 def train_genotype(space: Space, config: TrainConfig, *, network: NetworkOptions = NetworkOptions(),
                    data: str = "fashion_mnist", data_root: str | None = None, run_dir: str | Path | None = None,
-                   reporter: Reporter | None = None) -> dict[str, Any]:
-    """Train the evaluation network of ``space`` from scratch; returns the final report."""
+                   reporter: Reporter | None = None, input_size: int | None = None) -> dict[str, Any]:
+    """Train the evaluation network of ``space`` from scratch; returns the final report
+    (``report["run"]``: the run directory). ``input_size``: ImageFolder images are resized to
+    it (default 224)."""
     from ..lang.emit import emit_space
 
     if not space.is_genotype or not all(c.is_fixed for c in space.cells.values()):
@@ -57,7 +60,8 @@ def train_genotype(space: Space, config: TrainConfig, *, network: NetworkOptions
         run = distributed.private_dir()
     standalone = dataclasses.replace(space, of=None)
     record = {"network": dataclasses.asdict(network), "data": data, "data_root": data_root,
-              "config": dataclasses.asdict(config), "genotype": space.name}
+              "config": dataclasses.asdict(config), "genotype": space.name,
+              "input_size": input_size}
     if (run / RUN_FILE).exists():
         raise GenospecError(f"{run} already holds a training run", hint=f"resume it: genospec train --resume {run}")
 
@@ -67,7 +71,7 @@ def train_genotype(space: Space, config: TrainConfig, *, network: NetworkOptions
         atomic_write_text(run / RUN_FILE, json.dumps(record, indent=2) + "\n")
 
     return _train(standalone, network, data, data_root, config, run, reporter, resume=False,
-                  create=create)
+                  create=create, input_size=input_size)
 
 
 def resume_training(run_dir: str | Path, *, device: str | None = None,
@@ -86,26 +90,32 @@ def resume_training(run_dir: str | Path, *, device: str | None = None,
     if device is not None:
         config = config.with_options(device=device)
     return _train(space, NetworkOptions(**record["network"]), record["data"],
-                  data_root or record["data_root"], config, run, reporter, resume=True)
+                  data_root or record["data_root"], config, run, reporter, resume=True,
+                  input_size=record.get("input_size"))
 
 
 def _train(space: Space, network: NetworkOptions, data: str, data_root: str | None, config: TrainConfig,
            run: Path, reporter: Reporter | None, resume: bool,
-           create: Callable[[], None] | None = None) -> dict[str, Any]:
+           create: Callable[[], None] | None = None, input_size: int | None = None) -> dict[str, Any]:
     from ..data import load_dataset
     from ..nn.network import build_network
     from .loop import train
 
-    dataset = load_dataset(data, data_root)
+    dataset = load_dataset(data, data_root, **({"size": input_size} if input_size else {}))
     model = build_network(space, layout=network.layout, cells=network.cells, channels=network.channels,
                           classes=dataset.num_classes, in_chans=dataset.in_chans,
                           auxiliary=network.auxiliary, drop_path=config.drop_path)
     if create is not None:
         create()
     report = train(model, dataset, config, run, reporter, resume=resume)
+    report["run"] = str(run)
     if report.get("status") == "complete":
         from ..nn.count import count_macs
         report["macs"] = count_macs(model, (dataset.in_chans, dataset.size, dataset.size))
+        if distributed.is_main():  # the trained network, loadable without genospec
+            from ..nn.export import export_network
+            report["network"] = str(export_network(model, run / NETWORK_FILE,
+                                                   (dataset.in_chans, dataset.size, dataset.size)))
         atomic_write_text(run / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
 
