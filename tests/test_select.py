@@ -255,7 +255,8 @@ def test_ops_only_search_on_a_fixed_path_gives_a_genotype():
 
 def test_selection_registry_and_errors():
     assert SELECTIONS.names() == ["best_combination", "best_per_edge", "best_per_group",
-                                  "magnitude", "perturbation", "threshold"]
+                                  "fair_threshold", "magnitude", "perturbation",
+                                  "progressive_magnitude", "threshold", "top_k"]
     c = darts_cell()
     with pytest.raises(SpecError, match="unknown selection rule 'magnitud'") as err:
         select("magnitud", space(c), "normal", rows({}), DARTS_OPS)
@@ -276,3 +277,19 @@ def test_selection_and_schedules_import_without_torch():
     code = ("import sys, genospec.search.select, genospec.relax.schedule; "
             "from genospec.relax import Temperature; assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ties_go_to_the_op_first_in_the_library_whatever_the_column_order():
+    """A reduced cell's weight columns follow first use on its edges; an exact tie (DOTS starts
+    the topology stage's logits at 0) goes to the op listed first in the space's op library,
+    as the DOTS and DARTS codes take the first maximum over their PRIMITIVES."""
+    edges = [Edge(0, 2, ("sep_conv_3x3", "avg_pool_3x3"), order=0),
+             Edge(1, 2, ("avg_pool_3x3", "sep_conv_3x3"), order=1)]
+    cell = Cell.build("normal", 2, 1, 1, Topology("pick", 1, 1), edges, Output("concat", (2,)))
+    ops = {o: STANDARD_OPS[o] for o in DARTS_OPS}  # library order: avg_pool before sep_conv
+    sp = Space("test", "space", ops, {"normal": cell})
+    columns = cell.op_names()
+    assert columns == ["sep_conv_3x3", "avg_pool_3x3"]
+    tied = [[0.5, 0.5], [0.5, 0.5]]
+    out = select("best_per_edge", sp, "normal", tied, columns)
+    assert [e.ops for e in out.edges()] == [("avg_pool_3x3",)] * 2

@@ -65,9 +65,15 @@ def _cell(space: Space, cell_name: str) -> Cell:
 class _OpWeights:
     """Per-edge op weights of one cell, checked against the IR."""
 
-    def __init__(self, cell: Cell, weights: object | None, op_names: Sequence[str]):
+    def __init__(self, cell: Cell, weights: object | None, op_names: Sequence[str],
+                 library: Sequence[str] = ()):
         self.edges = cell.edges()
         self.columns = {o: i for i, o in enumerate(op_names)}
+        # ties go to the op listed first in the space's op library, as the DARTS and DOTS codes
+        # take the first maximum over their PRIMITIVES (a reduced cell's columns follow first
+        # use on its edges instead)
+        order = {o: i for i, o in enumerate(library)}
+        self.rank = {o: (order.get(o, len(order)), i) for o, i in self.columns.items()}
         self.rows: list[list[float]] | None = None
         if weights is None:
             return
@@ -82,7 +88,8 @@ class _OpWeights:
         self.rows = rows
 
     def best(self, e: int, allowed: Sequence[str]) -> str:
-        """The allowed op with the largest weight on edge ``e`` (first column wins ties)."""
+        """The allowed op with the largest weight on edge ``e`` (ties: the op first in the
+        space's op library)."""
         edge = self.edges[e]
         if not allowed:
             raise SpecError(f"edge {edge.src}->{edge.dst} has no op that can be selected")
@@ -92,7 +99,7 @@ class _OpWeights:
             raise SpecError(f"edge {edge.src}->{edge.dst}: op weights are needed to choose "
                             f"among {', '.join(allowed)}")
         row = self.rows[e]
-        return max(sorted(allowed, key=self.columns.__getitem__),
+        return max(sorted(allowed, key=self.rank.__getitem__),
                    key=lambda o: row[self.columns[o]])
 
     def strength(self, e: int, allowed: Sequence[str]) -> float:
@@ -165,7 +172,7 @@ def magnitude(space: Space, cell_name: str, weights: object, op_names: Sequence[
     PC-DARTS' edge normalisation, whose released ``genotype()`` multiplies it into the op
     weights before DARTS' rule); the op on an edge is the same either way."""
     cell = _cell(space, cell_name)
-    w = _OpWeights(cell, weights, op_names)
+    w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     g = list(_rows(gamma)) if gamma is not None else None
     if g is not None and len(g) != len(w.edges):
         raise ValueError(f"cell {cell.name!r} needs {len(w.edges)} edge weights, got {len(g)}")
@@ -191,7 +198,7 @@ def best_per_edge(space: Space, cell_name: str, weights: object, op_names: Seque
     """Argmax selectable op on every edge -> a reduced space cell with one op per edge and the
     cell's own topology rule (DOTS "DARTS-Top1" operation search, paper 002 eq. 14)."""
     cell = _cell(space, cell_name)
-    w = _OpWeights(cell, weights, op_names)
+    w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     return _with_ops(cell, [(w.best(e, space.selectable_ops(cell, edge)),)
                             for e, edge in enumerate(w.edges)])
 
@@ -210,7 +217,7 @@ def best_per_group(space: Space, cell_name: str, weights: object, op_names: Sequ
     cell = _cell(space, cell_name)
     if not space.groups:
         raise SpecError(f"space {space.name!r} has no groups to select one op per group from")
-    w = _OpWeights(cell, weights, op_names)
+    w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     ops = []
     for e, edge in enumerate(w.edges):
         winners = {w.best(e, [o for o in edge.ops if o in members])
@@ -244,7 +251,7 @@ def best_combination(space: Space, cell_name: str, weights: object | None,
     ``pick any`` nodes may keep more than 2 inputs), kept edges in their listed order, each with
     its argmax selectable op (``weights`` may be None when every kept edge has one)."""
     cell = _cell(space, cell_name)
-    w = _OpWeights(cell, weights, op_names)
+    w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     kept = []
     for (j, span), row in zip(_node_spans(cell), _beta_rows(beta, cell)):
         _sizes(cell, j, len(span))
@@ -263,7 +270,7 @@ def threshold(space: Space, cell_name: str, weights: object | None, op_names: Se
     the strongest edges to at least one (and the topology's minimum) and cut to the topology's
     maximum; kept edges in listed order with their argmax selectable op."""
     cell = _cell(space, cell_name)
-    w = _OpWeights(cell, weights, op_names)
+    w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     g = list(_rows(gamma))
     if len(g) != len(w.edges):
         raise ValueError(f"cell {cell.name!r} needs {len(w.edges)} edge weights, got {len(g)}")
@@ -286,7 +293,7 @@ def top_k(space: Space, cell_name: str, weights: object, op_names: Sequence[str]
     topology stage). Ops keep the edge's listed order; an edge with k or fewer selectable ops
     keeps them all; ties go to the earlier column; topology rule kept."""
     cell = _cell(space, cell_name)
-    w = _OpWeights(cell, weights, op_names)
+    w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     ops = []
     for e, edge in enumerate(w.edges):
         allowed = space.selectable_ops(cell, edge)
@@ -315,7 +322,7 @@ def fair_threshold(space: Space, cell_name: str, weights: object, op_names: Sequ
     ``pick 1..2`` cell (FairDARTS' "|edge| <= 2 per node") a node keeps 1 or 2 edges. Kept
     edges are listed strongest first."""
     cell = _cell(space, cell_name)
-    w = _OpWeights(cell, weights, op_names)
+    w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     kept = []
     for j, span in _node_spans(cell):
         sizes = _sizes(cell, j, len(span))
