@@ -212,7 +212,8 @@ def fmt(files: tuple[str, ...], check: bool) -> None:
 @click.option("--to", "target", type=click.Choice(["gs", "darts", "nb201", "json"]), required=True,
               help="Output notation.")
 @click.option("--name", help="Declaration to convert (in a .gs or DARTS genotypes file); name of the result.")
-@click.option("--of", "of_space", help="With --to gs: declare the genotype `of` this space.")
+@click.option("--of", "of_space", help="With --to gs: declare the genotype `of` this space (imported from the "
+                                         "bundled spaces, genospec:spaces/..., unless --import names its file).")
 @click.option("--import", "imports", multiple=True, help="With --to gs: add `import \"PATH\"` lines.")
 @reports_errors
 def convert(source: str, target: str, name: str | None, of_space: str | None, imports: tuple[str, ...]) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import json
 from pathlib import Path
 
@@ -121,3 +122,36 @@ def test_train_writes_a_pt2_that_loads_without_genospec(tmp_path) -> None:
                           env={"PYTHONPATH": str(Path(torch.__file__).parents[1])})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(3, 10)"
+
+
+DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+            "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+            "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+            "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+            "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])")
+
+
+def test_a_copied_genotype_imports_the_bundled_spaces(tmp_path) -> None:
+    from genospec.lang.loader import load
+    text = (Path("specs/genotypes/darts.gs").read_text())
+    path = tmp_path / "mine.gs"
+    path.write_text(re.sub(r'import "[^"]*"', 'import "genospec:spaces/darts.gs"', text))
+    assert load(path).get("DARTS_V2").of == "darts"
+    path.write_text('import "genospec:spaces/dartz.gs"\n')
+    r = run("compile", path)
+    assert r.exit_code == 1 and "spaces/darts.gs" in r.stderr  # the hint lists what is bundled
+
+
+def test_convert_writes_gs_that_compiles(tmp_path) -> None:
+    r = run("convert", DARTS_V2, "--to", "gs", "--of", "darts")
+    assert r.stdout.startswith('import "genospec:spaces/darts.gs"\n\ngenotype darts_genotype of darts {')
+    (tmp_path / "a.gs").write_text(r.stdout)
+    assert run("compile", tmp_path / "a.gs").exit_code == 0
+    ir_json = run("compile", "specs/genotypes/darts.gs", "DARTS_V2", "--json").stdout
+    (tmp_path / "v2.json").write_text(ir_json)
+    r = run("convert", tmp_path / "v2.json", "--to", "gs")  # JSON -> .gs: imports its space
+    (tmp_path / "b.gs").write_text(r.stdout)
+    done = run("compile", tmp_path / "b.gs")
+    assert done.exit_code == 0, done.stderr
+    r = run("convert", DARTS_V2, "--to", "gs", "--of", "nope")
+    assert r.exit_code == 1 and "--import" in r.stderr

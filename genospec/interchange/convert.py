@@ -46,12 +46,27 @@ def read_any(source: str, name: str | None = None) -> Space:
     if text.startswith("|"):
         return parse_nb201(text, name or "nb201")
     if "Genotype(" in text:
-        return parse_genotype(text, name or "genotype")
+        return parse_genotype(text, name or DARTS_NAME)
     if not looks_inline and not _exists(path) and source.endswith((".gs", ".json", ".txt")):
         raise ConversionError(f"no such file: {source}")
     raise ConversionError("cannot tell what this is",
                           hint="give a .gs or .json file, a DARTS Genotype(...) string or a "
                                "NAS-Bench-201 |op~0|+|...| string")
+
+
+DARTS_NAME = "darts_genotype"  # a DARTS string's genotype when --name gives none
+
+
+def bundled_import(space: str) -> str | None:
+    """``genospec:spaces/FILE.gs`` when a bundled space file declares ``space`` (else None)."""
+    import re
+
+    from ..lang.loader import BUNDLED, bundled_specs
+    pattern = re.compile(rf"^space\s+{re.escape(space)}\b", re.M)
+    for path in sorted((bundled_specs() / "spaces").glob("*.gs")):
+        if pattern.search(path.read_text(encoding="utf-8")):
+            return f"{BUNDLED}spaces/{path.name}"
+    return None
 
 
 def _exists(path: Path) -> bool:
@@ -73,6 +88,16 @@ def convert_to(space: Space, target: str, *, of: str | None = None, imports: lis
         from ..irjson import space_to_json
         return json.dumps(space_to_json(space), indent=2) + "\n"
     from ..lang.emit import emit_space
-    if of is not None:
-        space = Space(space.name, space.kind, space.ops, space.cells, space.network, space.groups, of=of)
-    return emit_space(space, imports=imports or [])
+    imports = list(imports or [])
+    of = of or space.of
+    if of is not None and not imports:  # the result must compile: import the space it is of
+        found = bundled_import(of)
+        if found is None and space.of is not None and of == space.of:
+            of = None  # an unknown space of the source: a standalone genotype still compiles
+        elif found is None:
+            raise ConversionError(f"--of {of}: no bundled space is called {of!r}",
+                                  hint="add --import FILE.gs naming the file that declares it")
+        else:
+            imports = [found]
+    space = Space(space.name, space.kind, space.ops, space.cells, space.network, space.groups, of=of)
+    return emit_space(space, imports=imports)

@@ -42,6 +42,36 @@ class Module:
         return every[name]
 
 
+BUNDLED = "genospec:"  # import "genospec:spaces/darts.gs": the spaces and genotypes shipped
+
+
+def bundled_specs() -> Path:
+    """The directory of the bundled specs (spaces/, genotypes/, searches/): inside the installed
+    package, or the source checkout's specs/."""
+    package = Path(__file__).resolve().parents[1]
+    inside = package / "specs"
+    return inside if inside.is_dir() else package.parent / "specs"
+
+
+def import_target(base: Path, path: str) -> Path:
+    """The file an ``import "PATH"`` names: relative to the importing file's directory
+    ``base``, or with the ``genospec:`` prefix relative to the bundled specs."""
+    if path.startswith(BUNDLED):
+        return (bundled_specs() / path[len(BUNDLED):].lstrip("/")).resolve()
+    return (base / path).resolve()
+
+
+def _import_hint(base: Path, path: str) -> str:
+    """Where an import that found nothing looked, and the bundled form."""
+    if path.startswith(BUNDLED):
+        found = [str(p.relative_to(bundled_specs())) for kind in ("spaces", "genotypes")
+                 for p in sorted((bundled_specs() / kind).glob("*.gs"))]
+        return (f"{BUNDLED} paths are relative to {bundled_specs()}; bundled: "
+                + ", ".join(found[:12]) + (", ..." if len(found) > 12 else ""))
+    return (f"paths are relative to {base}; the bundled spaces import as "
+            f'"{BUNDLED}spaces/darts.gs" (see `genospec list`)')
+
+
 def _display(path: Path) -> str:
     """A path as a user would type it: relative to the working directory when inside it."""
     try:
@@ -61,7 +91,7 @@ def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
     for d in tree.decls:
         if isinstance(d, ast.Import):
             try:
-                target = (path.parent / d.path).resolve()
+                target = import_target(path.parent, d.path)
             except (OSError, ValueError, RuntimeError) as e:  # a name too long, a NUL byte, a symlink loop
                 errors.append(SpecError(f"cannot import '{d.path}': {_reason(e)}", d.span))
                 continue
@@ -78,7 +108,7 @@ def _collect(path: Path, text: str, decls: dict[str, Decl], stack: list[Path],
                 imported = decode(read_bytes(target), _display(target))
             except Unreadable as e:
                 errors.append(SpecError(f"cannot import '{d.path}': {e}", d.span,
-                                        f"paths are relative to {path.parent}" if str(e) == "no such file" else None))
+                                        _import_hint(path.parent, d.path) if str(e) == "no such file" else None))
                 continue
             except SpecError as e:  # not UTF-8: points into the imported file
                 errors.append(e)
@@ -166,7 +196,7 @@ def bundle_text(path: str | Path) -> str:
         out, at = [], 0
         for d in tree.decls:
             if isinstance(d, ast.Import):
-                target = (p.parent / d.path).resolve()
+                target = import_target(p.parent, d.path)
                 if target not in done:
                     visit(target)
                 start = source.offset(d.span.line, d.span.column)
