@@ -12,6 +12,7 @@ here as differing numbers, or under `.ci/run`'s malloc checks as an abort.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,28 +21,15 @@ from genospec.progress import Reporter
 from genospec.search.engine import start_search
 from search_fixtures import recipe_text, tiny_dataset, write_recipe
 
-DARTS_OPS_SPACE = """
-space every_op {
-  ops {
-    none = zero
-    max_pool_3x3 = max_pool(3)
-    avg_pool_3x3 = avg_pool(3)
-    skip_connect = identity
-    sep_conv_3x3 = sep_conv(3)
-    sep_conv_5x5 = sep_conv(5)
-    dil_conv_3x3 = dil_conv(3, dilation=2)
-    dil_conv_5x5 = dil_conv(5, dilation=2)
-  }
-  cell normal {
-    inputs 2
-    nodes 2
-    edges all
-    topology pick 2
-    output concat
-  }
-  cell reduce extends normal { stride 2 }
-  network { cells 3  channels 4 }
-}
+DARTS_SPACE = Path(__file__).resolve().parents[1] / "specs" / "spaces" / "darts.gs"
+# The DARTS space itself (every op kind) with 2-node cells, 3 cells (the last two reduce), C=4.
+DARTS_OPS_SPACE = f"""
+import "{DARTS_SPACE}"
+space every_op extends darts {{
+  cell normal {{ nodes 2 }}
+  cell reduce {{ nodes 2 }}
+  network {{ cells 3  channels 4 }}
+}}
 """
 
 RECIPE = """
