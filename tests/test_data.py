@@ -261,3 +261,23 @@ def test_iterate_is_a_function_of_seed_and_epoch():
     tail = _epoch(ds.train, epoch=3, start=2, **kw)  # a resumed epoch skips its first batches
     assert len(tail) == len(first) - 2
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first[2:], tail))
+
+
+def test_cifar_errors_say_what_was_looked_for_where(tmp_path):
+    """Issue 17: wrong directory, incomplete and damaged CIFAR in genospec's words (never
+    torchvision's "You can use download=True")."""
+    with pytest.raises(DataError) as e:
+        load_dataset("cifar10", root=tmp_path)
+    assert f"looked for {tmp_path / 'cifar-10-batches-py'}/" in str(e.value)
+    assert "download=True" not in str(e.value)
+    _fake_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="incomplete: missing data_batch_3"):
+        load_dataset("cifar10", root=tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    _fake_cifar10(other)  # every file, but not the official ones
+    with pytest.raises(DataError) as e:
+        load_dataset("cifar10", root=other)
+    text = str(e.value)
+    assert "failed the checksum" in text and "MD5" in text and "download=True" not in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +92,7 @@ def read_cifar(root: str | Path, num_classes: int) -> tuple[TensorSplit, TensorS
     cls = {10: datasets.CIFAR10, 100: datasets.CIFAR100}[num_classes]
     mean, std = (CIFAR10_MEAN, CIFAR10_STD) if num_classes == 10 else (CIFAR100_MEAN, CIFAR100_STD)
     folder = "cifar-10-batches-py" if num_classes == 10 else "cifar-100-python"
+    _check_cifar_files(Path(root), cls, folder, num_classes)
     splits = []
     for train in (True, False):
         try:
@@ -104,6 +106,37 @@ def read_cifar(root: str | Path, num_classes: int) -> tuple[TensorSplit, TensorS
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
         splits.append(TensorSplit(images, torch.tensor(ds.targets, dtype=torch.long), mean, std))
     return splits[0], splits[1], tuple(ds.classes)
+
+
+def _check_cifar_files(root: Path, cls: Any, folder: str, num_classes: int) -> None:
+    """What torchvision checks before it reads CIFAR (the folder, every batch file and its MD5
+    checksum), said in genospec's words: what was looked for, where, and what a failed checksum
+    means (genospec never downloads)."""
+    from torchvision.datasets import cifar  # its check_integrity: the one torchvision uses
+
+    name = f"CIFAR-{num_classes}"
+    source = "the python version from https://www.cs.toronto.edu/~kriz/cifar.html"
+    base = root / folder
+    if not root.is_dir():
+        raise DataError(f"{name}: the --data-root {root} is not a directory",
+                        hint=f"pass the directory that holds {folder}/ ({source}, unpacked)")
+    if not base.is_dir():
+        inside = sorted(p.name for p in root.iterdir())[:8]
+        raise DataError(f"{name}: looked for {base}/ and found no such directory"
+                        + (f" (there: {', '.join(inside)})" if inside else " (the directory is empty)"),
+                        hint=f"--data-root must be the directory that holds {folder}/ ({source}, "
+                             "unpacked with tar xzf)")
+    files = [*cls.train_list, *cls.test_list, [cls.meta["filename"], cls.meta["md5"]]]
+    missing = [f for f, _ in files if not (base / f).is_file()]
+    if missing:
+        raise DataError(f"{name} in {base} is incomplete: missing {', '.join(missing)}",
+                        hint=f"unpack the whole archive ({source}) again")
+    damaged = [f for f, md5 in files if not cifar.check_integrity(str(base / f), md5)]
+    if damaged:
+        raise DataError(f"{name} in {base}: {', '.join(damaged)} failed the checksum",
+                        hint="each file's MD5 checksum must equal the one of the official "
+                             f"release; these differ, so the files are truncated, damaged or "
+                             f"another version: replace them with {source}")
 
 
 def read_imagefolder(root: str | Path, size: int,
