@@ -144,3 +144,11 @@ def pick_declaration(path: str, name: str | None, command: str) -> Any:
         click.echo(f"for example: genospec {command} {path} {module.order[0]}", err=True)
         sys.exit(2)
     return module.get(name)
+
+
+def tensorboard_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--tensorboard [DIR]``: TensorBoard event files (default DIR: RUN/tensorboard)."""
+    return click.option(
+        "--tensorboard", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+        help="Also write TensorBoard event files to DIR (default: RUN/tensorboard); needs "
+             "pip install 'genospec[tensorboard]'.")(fn)

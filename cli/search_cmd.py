@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from genospec.cli.common import (RegisteredName, pick_declaration, relaunch_in_processes, reports_errors,
-                                 threads_option, use_threads)
+                                 tensorboard_option, threads_option, use_threads)
 from genospec.limits import MAX_INPUT_SIZE
 from genospec.registry import DATASET
 
@@ -44,12 +44,13 @@ Examples:
               help="Processes (DistributedDataParallel: gloo on CPU, nccl on CUDA, one GPU each).")
 @click.option("--force", is_flag=True, help="Start even if the memory estimate exceeds the free memory.")
 @threads_option
+@tensorboard_option
 @reports_errors
 def search(recipe_file: str | None, name: str | None, quick: bool, data: str | None,
            data_root: str | None, device: str | None, out: str | None, resume_dir: str | None,
            start: str | None, space_file: str | None, progress: str | None, nproc: int,
            force: bool, threads: int | None, seed: int | None, epochs: int | None,
-           input_size: int | None) -> None:
+           input_size: int | None, tensorboard: str | None) -> None:
     """Run the search recipe NAME of RECIPE_FILE (needed when the file declares several:
     `genospec list FILE` shows them).
 
@@ -83,6 +84,9 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
         main = distributed.is_main()
         use_threads(threads, quiet=progress == "quiet")
         reporter = make_reporter((progress or "bar") if main else "quiet")
+        if main:
+            from genospec.tracking import with_tensorboard
+            reporter = with_tensorboard(reporter, tensorboard)
         if resume_dir is not None:
             result = resume_search(resume_dir, device=device, data_root=data_root,
                                    reporter=reporter, force=force)

@@ -7,7 +7,7 @@ import json
 import click
 
 from genospec.cli.common import (RegisteredName, pick_declaration, relaunch_in_processes, reports_errors,
-                                 threads_option, upto, use_threads)
+                                 tensorboard_option, threads_option, upto, use_threads)
 from genospec.limits import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_NETWORK_CELLS
 from genospec.registry import DATASET, LAYOUT
 
@@ -55,12 +55,13 @@ Examples:
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes (DistributedDataParallel: gloo on CPU, nccl on CUDA, one GPU each).")
 @threads_option
+@tensorboard_option
 @reports_errors
 def train(genotype_file: str | None, name: str | None, protocol: str, quick: bool, data: str,
           data_root: str | None, layout: str | None, cells: int | None, channels: int | None,
           auxiliary: bool | None, progress: str | None, out: str | None, resume_dir: str | None,
           device: str | None, nproc: int, threads: int | None, input_size: int | None,
-          **overrides: object) -> None:
+          tensorboard: str | None, **overrides: object) -> None:
     """Train the evaluation network of genotype NAME in GENOTYPE_FILE from scratch (NAME is
     needed when the file declares several: `genospec list FILE` shows them).
 
@@ -95,6 +96,9 @@ def train(genotype_file: str | None, name: str | None, protocol: str, quick: boo
         main = distributed.is_main()
         use_threads(threads, quiet=progress == "quiet")
         reporter = make_reporter((progress or "bar") if main else "quiet")
+        if main:
+            from genospec.tracking import with_tensorboard
+            reporter = with_tensorboard(reporter, tensorboard)
         if resume_dir is not None:
             report = resume_training(resume_dir, device=device, data_root=data_root,
                                      reporter=reporter)

@@ -155,3 +155,27 @@ def test_convert_writes_gs_that_compiles(tmp_path) -> None:
     assert done.exit_code == 0, done.stderr
     r = run("convert", DARTS_V2, "--to", "gs", "--of", "nope")
     assert r.exit_code == 1 and "--import" in r.stderr
+
+
+def _has_tensorboard() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+@pytest.mark.skipif(_has_tensorboard(), reason="tensorboard is installed")
+def test_tensorboard_without_the_extra_says_how_to_install_it(tmp_path) -> None:
+    spec = tmp_path / "tiny.gs"
+    spec.write_text(GENOTYPE)
+    r = run("train", spec, "--data", "synthetic", "--tensorboard", "--out", tmp_path / "run")
+    assert r.exit_code == 2 and "pip install 'genospec[tensorboard]'" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not _has_tensorboard(), reason="needs the optional extra genospec[tensorboard]")
+def test_tensorboard_event_files(tmp_path) -> None:
+    recipe = tmp_path / "recipe.gs"
+    recipe.write_text(RECIPE)
+    r = run("search", recipe, "tiny_search", "--epochs", "1", "--out", tmp_path / "run",
+            "--tensorboard", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
