@@ -78,16 +78,35 @@ def describe_space(space: ir.Space) -> str:
     return "\n".join(lines)
 
 
+def setting_text(value: object) -> str:
+    """A recipe setting in the language's words: ``optimizer sgd  lr 0.025``, lists with commas,
+    nested settings in braces (never Python's dict or list syntax)."""
+    if isinstance(value, dict):
+        return "  ".join(_setting_line(k, v) for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(setting_text(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "none" if value is None else str(value)
+
+
+def _setting_line(key: str, value: object) -> str:
+    return f"{key} {{ {setting_text(value)} }}" if isinstance(value, dict) \
+        else f"{key} {setting_text(value)}"
+
+
 def describe_recipe(recipe: ir.Recipe) -> str:
     lines = [f"search {recipe.name} of {recipe.space.name}  ({recipe.file})"]
     for key, value in recipe.settings.items():
-        lines.append(f"  {key}: {value}")
+        lines.append(f"  {_setting_line(key, value)}")
+    if getattr(recipe, "quick", None):
+        lines.append(f"  {_setting_line('quick', recipe.quick)}")
     for st in recipe.stages:
         lines.append(f"  stage {st.name}:")
         for key, value in st.settings.items():
-            lines.append(f"    {key}: {value}")
+            lines.append(f"    {_setting_line(key, value)}")
         if st.quick:
-            lines.append(f"    --quick overrides: {st.quick}")
+            lines.append(f"    {_setting_line('quick', st.quick)}")
     lines.append("")
     lines.append(describe_space(recipe.space))
     return "\n".join(lines)

@@ -179,3 +179,15 @@ def test_tensorboard_event_files(tmp_path) -> None:
             "--tensorboard", "--quiet")
     assert r.exit_code == 0, r.stderr
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("file, name", [("specs/searches/darts.gs", "darts_first_order"),
+                                        ("specs/searches/dots.gs", "dots"),
+                                        ("specs/searches/darts_pt.gs", "darts_pt_darts")])
+def test_a_recipe_is_described_without_python_reprs(file, name) -> None:
+    r = run("compile", file, name)
+    assert r.exit_code == 0, r.stderr
+    head = r.stdout.split("\n\n")[0]  # the recipe part, before its space
+    for repr_only in ("{'", "['", "None", "True", "False", "': "):
+        assert repr_only not in head, (repr_only, head)
+    assert "  stage " in head and "weights { optimizer sgd" in head
