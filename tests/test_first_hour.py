@@ -191,3 +191,22 @@ def test_a_recipe_is_described_without_python_reprs(file, name) -> None:
     for repr_only in ("{'", "['", "None", "True", "False", "': "):
         assert repr_only not in head, (repr_only, head)
     assert "  stage " in head and "weights { optimizer sgd" in head
+
+
+def test_metrics_log_the_genotype_selection_would_derive_at_every_epoch(tmp_path) -> None:
+    from genospec.lang.loader import load
+    from genospec.search.engine import start_search
+    recipe = tmp_path / "recipe.gs"
+    recipe.write_text(RECIPE)
+    result = start_search(load(recipe).get("tiny_search"), out=tmp_path / "run")
+    records = result.run.metrics()
+    assert len(records) == 3 and all("genotype" in r for r in records)
+    final = {c: sorted(f"{e.src}->{e.dst} {'|'.join(e.ops)}" for e in cell.edges())
+             for c, cell in result.space.cells.items()}
+    assert {c: sorted(v) for c, v in records[-1]["genotype"].items()} == final
+    # derived from that epoch's weights: the largest op of each kept edge (DARTS: none aside)
+    for cell, lines in records[0]["genotype"].items():
+        for line in lines:
+            edge, op = line.split()
+            weights = {o: w for o, w in records[0]["weights"][cell][edge].items() if o != "none"}
+            assert weights[op] == max(weights.values())

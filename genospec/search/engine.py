@@ -26,7 +26,7 @@ from . import outputs
 from .plan import RunPlan, read_plan
 from .run import RunDir
 from .select import SELECTIONS
-from .selection import select_stage
+from .selection import derivation, select_stage
 from .stage import SearchInterrupted, StageTrainer
 from .stage_data import load_stage_data
 
@@ -142,6 +142,7 @@ def _run(run: RunDir, plan: RunPlan, root: ir.Space, reporter: Reporter,
                                    input_size=plan.input_size)
             resume = ck if ck is not None and ck["stage"] == k else None
             stage = StageTrainer(k, name, space, s, data, run, reporter, device, interrupt, force)
+            stage.derive = derivation(stage)  # the genotype at every epoch, in metrics.jsonl
             model = stage.train(resume, started=create)
             create = None
             result = select_stage(stage, model, resume, result_name)

@@ -4,11 +4,29 @@ type's weights."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from .. import ir
 from ..nn.supernet import Supernet
 from .hooks import StageSelection
 from .select import SELECTIONS, select
 from .stage import StageTrainer
+
+
+def derivation(stage: StageTrainer) -> Callable[[Supernet], dict[str, list[str]]] | None:
+    """What the stage's selection rule would keep from a supernet's weights now, per cell type
+    as "src->dst op" lines (several ops joined by "|" where the result is a reduced space), for
+    metrics.jsonl's "genotype" at every epoch; None for a rule that acts on the stage (DARTS-PT
+    measures and fine-tunes: too costly to run at every epoch)."""
+    rule = SELECTIONS.get(stage.s.select.name)
+    if isinstance(rule, type) and issubclass(rule, StageSelection):
+        return None
+
+    def derive(model: Supernet) -> dict[str, list[str]]:
+        space = select_stage(stage, model, None, "now")
+        return {name: [f"{e.src}->{e.dst} {'|'.join(e.ops)}" for e in cell.edges()]
+                for name, cell in space.cells.items()}
+    return derive
 
 
 def select_stage(stage: StageTrainer, model: Supernet, resume: dict | None,

@@ -100,6 +100,9 @@ class StageTrainer:
     regularisers: Regularisers = field(init=False)
     memory: Any = field(init=False, default=None)  # the MemoryEstimate (None when forced)
     finetune_epochs: int = field(init=False, default=0)  # set by a fine-tuning selection rule
+    # the genotype (or reduced space) the selection rule would derive now, per cell type; set by
+    # the engine for rules that only read the weights (None: not logged)
+    derive: Callable[[Supernet], dict[str, list[str]]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.steps = num_batches(self.data.train, self.s.batch)
@@ -294,6 +297,8 @@ class StageTrainer:
             **self.regularisers.epoch_end(model, epoch),
             **outputs.snapshot(model.mixing()),
         }
+        if self.derive is not None:
+            record["genotype"] = self.derive(model)
         if epoch >= self.s.epochs:  # a selection rule's fine-tuning epoch, numbered as one
             record.update(phase="finetune", finetune_epoch=epoch - self.s.epochs + 1,
                           finetune_epochs=self.finetune_epochs)
