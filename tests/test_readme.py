@@ -89,3 +89,10 @@ def test_readme_long_command_runs(command: str, workdir: Path) -> None:
                  "--out runs/quick-darts --epochs 1 --data synthetic", workdir, timeout=600)
     done = genospec(command + " --epochs 1 --data synthetic --quiet", workdir, timeout=600)
     assert done.returncode == 0, f"{command}\n{done.stderr}"
+
+
+def test_readme_images_exist() -> None:
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert images, "README shows a figure of the main job"
+    for image in images:
+        assert (ROOT / image).is_file() and (ROOT / image).stat().st_size < 200_000, image
