@@ -12,6 +12,14 @@ from .registry import (DATASET, EDGE_RELAXATION, LAYOUT, OP_RELAXATION, REGULARI
                        STUDY, UPDATE_RULE, Option, registry)
 
 
+# DARTS-PT's topology decision (genospec.search.perturbation.decide_node)
+PT_EDGE_RULE = Option(
+    "edge_rule", str, "single", choices=("single", "sequential"),
+    doc="how a node's edges are ranked: 'single', each edge's removal measured alone against "
+        "the full node (the released code's project_edge); 'sequential', the least harmful "
+        "edge removed and the rest re-measured, until k remain")
+
+
 def declare() -> None:
     """Register every built-in part (called once, by `genospec.registry.registry`)."""
     op = registry(OP_RELAXATION)
@@ -74,7 +82,7 @@ def declare() -> None:
         doc="edges above a sigmoid threshold (topped up to pick's minimum)")
     sel.register("perturbation", "genospec.search.perturbation_stage:PerturbationSelection", options=(
         Option("target", str, "both", choices=("ops", "edges", "both"), positional=True,
-               doc="what DARTS-PT decides"),),
+               doc="what DARTS-PT decides"), PT_EDGE_RULE),
         doc="DARTS-PT: perturbation-based selection with fine-tuning between decisions")
 
     data = registry(DATASET)
@@ -161,5 +169,5 @@ def _declare_issue15_parts() -> None:
     sel.register("progressive_magnitude", "genospec.search.pt_mag:ProgressiveMagnitude",
                  words=("progressive", "magnitude"), options=(
         Option("target", str, "both", choices=("ops", "edges", "both"), positional=True,
-               doc="what is decided (edges by perturbation, as DARTS-PT)"),),
+               doc="what is decided (edges by perturbation, as DARTS-PT)"), PT_EDGE_RULE),
         doc="DARTS+PT-Mag: DARTS-PT's progressive tuning with magnitude op decisions")

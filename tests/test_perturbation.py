@@ -216,7 +216,8 @@ def test_edges_go_one_at_a_time_the_least_harmful_first(tmp_path):
     evaluate = Planted(model, {}, cost)
     events: list = []
     decisions = perturbation_select(model, space, evaluate, lambda n: events.append(n),
-                                    random.Random(5), target="edges", epochs=2)
+                                    random.Random(5), target="edges", epochs=2,
+                                    edge_rule="sequential")
     rng = random.Random(5)
     order = {c: rng.sample([3, 4], 2) for c in ("normal", "reduce")}
     assert all(isinstance(d, NodeDecision) for d in decisions)
@@ -243,6 +244,36 @@ def test_edges_go_one_at_a_time_the_least_harmful_first(tmp_path):
     text = emit_space(genotype, of="topo")
     assert "3 <- skip(0), skip(2)" in text and "4 <- skip(1), skip(3)" in text
     assert "3 <- skip(0), skip(1)" in text and "4 <- skip(0), skip(1)" in text
+
+
+def test_edges_ranked_by_single_removals_by_default(tmp_path):
+    """The released code's rule (the default): every edge's removal measured once against the
+    full node; the same planted costs as above keep (7, 8) where re-measuring keeps (6, 8)."""
+    space = _space(tmp_path, TOPO_SPACE, "topo")
+    model = _supernet(space)
+    single = {2: 3 / 64, 3: 1 / 64, 4: 2 / 64, 5: 1 / 64, 6: 2 / 64, 7: 3 / 64, 8: 4 / 64}
+
+    def cost(cell: str, dropped: frozenset) -> float:
+        if cell == "reduce":
+            return 0.0
+        return sum(single[e] for e in dropped) + (1 / 4 if {5, 6} <= dropped else 0)
+
+    evaluate = Planted(model, {}, cost)
+    decisions = perturbation_select(model, space, evaluate, lambda n: None, random.Random(5),
+                                    target="edges", epochs=2)
+    first = random.Random(5).sample([3, 4], 2)[0]  # the normal cell's first node
+    normal = {d.node: d for d in decisions if d.cell == "normal"}
+    assert normal[3].kept == (2, 4) and normal[3].dropped == (3,)
+    assert normal[4].kept == (7, 8) and normal[4].dropped == (5, 6)
+    assert normal[4].accuracies == tuple(a - (1 / 64 if first == 3 else 0)
+                                         for a in (1 - 1 / 64, 1 - 2 / 64))
+    reduce = {d.node: d for d in decisions if d.cell == "reduce"}
+    assert reduce[4].kept == (5, 6) and reduce[4].dropped == (8, 7)  # ties: later-listed first
+    assert len(evaluate.log) == 2 * (3 + 4)  # each edge measured once per node
+    assert model.mixing()["normal"].dropped == (3, 5, 6)
+    with pytest.raises(ValueError, match="edge rule"):
+        perturbation_select(_supernet(space), space, evaluate, lambda n: None,
+                            random.Random(5), target="edges", edge_rule="greedy")
 
 
 def test_both_targets_decide_ops_then_nodes_with_finetuning_between_rounds(tmp_path):
@@ -308,7 +339,8 @@ def test_resuming_replays_decisions_and_asks_for_the_same_finetuning(tmp_path):
                                   epochs=1, done=done)
     assert resumed == full
     assert len(tuned) == len(plan(space, "both", random.Random(9))) - 1
-    assert len(evaluate.log) == 3 * 3 + (2 + 3 + 2) * 2  # 3 op decisions and 4 nodes were left
+    # 3 op decisions and 4 nodes were left; each node's edges measured once (edge_rule single)
+    assert len(evaluate.log) == 3 * 3 + (2 + 3) * 2
     for a, b in zip(second.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
 

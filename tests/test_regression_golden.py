@@ -131,7 +131,7 @@ PT = """
     finetune 1
     weights sgd lr 0.05 -> 0.001 cosine momentum 0.9 decay 3e-4 clip 5
     arch adam lr 3e-3 betas 0.5, 0.999 decay 1e-3
-    select perturbation
+    select perturbation edge_rule sequential  # recorded with the re-measuring edge rule
   }
 """
 

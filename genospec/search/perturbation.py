@@ -5,11 +5,12 @@ each, mask every candidate op in turn and measure the supernet's validation accu
 discretise the edge to o* = argmin_o ACC\\o, the op whose removal hurts most; fine-tune; go on.
 
 Topology selection (§4.2: "decided in a similar fashion"; DESIGN §2): visit the nodes in a
-random order; on each, drop every remaining incoming edge in turn, measure ACC\\e, and remove for
-good the edge whose removal hurts least (largest ACC\\e); repeat, measuring with the earlier
-removals in place, until the node keeps k edges (``pick k``); fine-tune; go on. (The released
-code measures each removal against the node's full edge set, so it keeps, up to measurement
-noise, the k edges whose single removal hurts most.)
+random order; on each, drop every incoming edge in turn and measure ACC\\e, then keep the k
+edges (``pick k``) whose removal hurts most; fine-tune; go on. Two readings (`decide_node`,
+option ``edge_rule`` of ``select perturbation``): ``single`` (the default, as the released code
+ruocwang/darts-pt ``project_edge`` does) ranks every edge by its removal alone against the
+full node; ``sequential`` removes the least harmful edge, re-measures with it removed, and
+repeats until k remain.
 
 Rounds and fine-tuning follow the released code (ruocwang/darts-pt, ``sota/cnn/projection.py``):
 one round decides one edge (later one node) of every cell type, cell types in space order, and
@@ -181,11 +182,21 @@ def decide_op(model: Supernet, space: ir.Space, cell: ir.Cell, e: int,
     return OpDecision(cell.name, e, candidates[best], tuple(candidates), tuple(accs))
 
 
+EDGE_RULES = ("single", "sequential")
+
+
 def decide_node(model: Supernet, cell: ir.Cell, node: int, k: int,
-                evaluate: Callable[[], float]) -> NodeDecision:
-    """Remove ``node``'s incoming edges one at a time, each time the one whose removal hurts
-    least (largest ACC\\e, measured with the earlier removals in place), until k remain. The
-    supernet is left as it was; `apply` drops the removed edges."""
+                evaluate: Callable[[], float], rule: str = "single") -> NodeDecision:
+    """Keep ``k`` of ``node``'s incoming edges, removing the others by how little their
+    removal hurts (largest ACC\\e; ties: the later-listed edge goes first).
+
+    ``rule`` "single" (the released code, ruocwang/darts-pt ``project_edge``): each edge's
+    removal is measured once, alone, against the full node, and the n - k least harmful go.
+    "sequential": one edge at a time, re-measured after each removal with the earlier
+    removals in place. The two agree on nodes with k + 1 inputs. The supernet is left as it
+    was; `apply` drops the removed edges."""
+    if rule not in EDGE_RULES:
+        raise ValueError(f"edge rule must be one of {', '.join(EDGE_RULES)}, not {rule!r}")
     remaining, dropped, accs = _node_span(cell, node), [], []
     try:
         while len(remaining) > k:
@@ -196,10 +207,13 @@ def decide_node(model: Supernet, cell: ir.Cell, node: int, k: int,
                     measured.append(float(evaluate()))
                 finally:
                     model.restore_edge(cell.name, e)
-            worst = max(range(len(remaining)), key=lambda i: (measured[i], i))
-            dropped.append(remaining.pop(worst))
-            accs.append(measured[worst])
-            model.drop_edge(cell.name, dropped[-1])
+            order = sorted(range(len(remaining)), key=lambda i: (measured[i], i), reverse=True)
+            for i in order[:len(remaining) - k if rule == "single" else 1]:
+                dropped.append(remaining[i])
+                accs.append(measured[i])
+                if rule == "sequential":
+                    model.drop_edge(cell.name, remaining[i])
+            remaining = [e for e in remaining if e not in dropped]
     finally:
         for e in dropped:
             model.restore_edge(cell.name, e)
@@ -232,7 +246,7 @@ def perturbation_select(model: Supernet, space: ir.Space, evaluate: Callable[[],
                         done: Sequence[Decision] = (),
                         on_decision: Callable[[list[Decision]], None] | None = None,
                         decide: Callable[..., OpDecision] | None = None,
-                        ) -> list[Decision]:
+                        edge_rule: str = "single") -> list[Decision]:
     """Run DARTS-PT on ``model`` (compiled from ``space``) and return every decision in order.
 
     ``target``: "ops" (Algorithm 1 only), "edges" (topology only; one op per edge), "both".
@@ -243,7 +257,8 @@ def perturbation_select(model: Supernet, space: ir.Space, evaluate: Callable[[],
     ``finetune`` so that a resuming caller can skip the epochs it already ran.
     ``on_decision(decisions)`` is called after each new decision (to checkpoint).
     ``decide(model, space, cell, e, evaluate)`` makes the op decisions (default `decide_op`,
-    the perturbation measure; PT-Mag's magnitude rule is `genospec.search.pt_mag`).
+    the perturbation measure; PT-Mag's magnitude rule is `genospec.search.pt_mag`);
+    ``edge_rule`` how `decide_node` ranks a node's edges ("single" or "sequential").
     """
     decide = decide_op if decide is None else decide
     rounds = plan(space, target, rng)
@@ -260,7 +275,8 @@ def perturbation_select(model: Supernet, space: ir.Space, evaluate: Callable[[],
             if d is None:
                 cell = space.cells[task.cell]
                 d = (decide(model, space, cell, task.index, evaluate) if task.kind == "op"
-                     else decide_node(model, cell, task.index, cell.topology.lo, evaluate))
+                     else decide_node(model, cell, task.index, cell.topology.lo, evaluate,
+                                      edge_rule))
             apply(model, d)
             decisions.append(d)
             if fresh and on_decision is not None:

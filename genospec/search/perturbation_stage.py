@@ -124,7 +124,8 @@ def run_perturbation(stage: StageTrainer, model: Supernet, resume: dict | None,
     sel = _Selection(stage, model, resume, s.finetune * max(rounds - 1, 0))
     decisions = perturbation_select(
         model, stage.space, sel.evaluate, sel.finetune, random.Random(seed), target=target,
-        epochs=s.finetune, done=sel.done, on_decision=sel.on_decision, decide=decide)
+        epochs=s.finetune, done=sel.done, on_decision=sel.on_decision, decide=decide,
+        edge_rule=s.select.options.get("edge_rule", "single"))
     return selected_space(stage.space, decisions, target, name)
 
 
