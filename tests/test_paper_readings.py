@@ -4,12 +4,19 @@ are read from recipes, checked, and reach the engine."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from genospec.errors import SpecError
+from genospec.lang.loader import load
 from genospec.lang.settings import stage_settings
+from genospec.progress import Reporter
+from genospec.search.engine import start_search
 
-from search_fixtures import TINY_SPACE, recipe_text, write_recipe
+from search_fixtures import TINY_SPACE, recipe_text, tiny_dataset, write_recipe
+
+SPECS = Path(__file__).resolve().parents[1] / "specs" / "searches"
 
 
 def _settings(tmp_path, body: str, stage: int = 0):
@@ -26,3 +33,55 @@ def test_perturbation_edge_rule_is_read_and_defaults_to_the_released_code(tmp_pa
     assert s.select.options["edge_rule"] == "sequential"
     with pytest.raises(SpecError, match="unexpected .greedy"):
         _settings(tmp_path, "stage a { select perturbation edge_rule greedy }")
+
+
+# ---- DOTS' one-level topology stage on the whole training set (§2.2) -----------------------------
+class _Headers(Reporter):
+    def __init__(self) -> None:
+        self.headers: list[dict] = []
+
+    def event(self, kind, record):
+        if kind == "header":
+            self.headers.append(record)
+
+
+TWO_STAGES = """
+  batch 32
+  seed 3
+  weights sgd lr 0.05 -> 0.001 cosine momentum 0.9 decay 3e-4 clip 5
+  stage operations {
+    epochs 1
+    update bilevel first_order
+    select best per edge
+  }
+  stage topology {
+    epochs 1
+    split 1
+    update onelevel
+    relax edges combination temperature 10 decay 0.72
+    select best combination
+  }
+"""
+
+
+def test_split_1_trains_a_onelevel_stage_on_the_whole_training_set(tmp_path):
+    assert _settings(tmp_path, TWO_STAGES, 1).data.split == 1.0
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, TWO_STAGES))
+    events = _Headers()
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset(), reporter=events)
+    assert result.genotype is not None
+    (ops, topo) = events.headers
+    assert (ops["train_images"], ops["val_images"]) == (64, 64)  # the bilevel halves
+    assert (topo["train_images"], topo["val_images"]) == (128, 32)  # all of train; test
+    with pytest.raises(SpecError, match="split 1.*bilevel"):
+        _settings(tmp_path, "split 1\nstage a { update bilevel first_order }")
+    with pytest.raises(SpecError, match="split"):
+        _settings(tmp_path, "split 1.5\nstage a { update onelevel }")
+
+
+def test_dots_recipes_train_the_topology_stage_on_all_the_training_data():
+    for name in ("dots", "dots_group_v1", "dots_flexible", "dots_cvpr"):
+        recipe = load(SPECS / "dots.gs").get(name)
+        ops, topo = (stage_settings(recipe, s) for s in recipe.stages)
+        assert (ops.data.split, ops.update.mode) == (0.5, "bilevel")
+        assert (topo.data.split, topo.update.mode) == (1.0, "onelevel")

@@ -54,8 +54,9 @@ UPDATE: tuple[Option, ...] = (
 
 # settings given as one value: ``batch 64``, ``seed 2``, ...
 SCALARS: dict[str, Option] = {o.name: o for o in (
-    Option("split", float, 0.5, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
-           doc="fraction of the training set used for the weights"),
+    Option("split", float, 0.5, lo=0.0, hi=1.0, lo_open=True,
+           doc="fraction of the training set used for the weights (1: all of it, for one-level "
+               "stages; the test split then serves for validation)"),
     Option("batch", int, 64, lo=1, hi=MAX_BATCH),
     Option("seed", int, 2, lo=0, hi=MAX_SEED),
     Option("workers", int, None, lo=0, hi=1024),

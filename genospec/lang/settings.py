@@ -309,6 +309,9 @@ def check(s: StageSettings, stage: str) -> None:
         raise fail("relax either 'ops' or 'groups', not both")
     if s.update.every < 1:
         raise fail("'update every N' needs N >= 1")
+    if s.data.split >= 1 and s.update.mode == "bilevel":
+        raise fail("'split 1' leaves no validation half for the bilevel architecture step; "
+                   "'update onelevel' trains both on the whole training set")
     if s.data.subset is not None and min(s.data.subset) < 1:
         raise fail("subset sizes must be positive")
 

@@ -1,5 +1,7 @@
 """A stage's data: the dataset (loaded once per run and name), its training part split into the
-weights' and the architecture's halves, subsets, and the copy on the device."""
+weights' and the architecture's halves, subsets, and the copy on the device. ``split 1`` trains
+on the whole training part and validates on the test part (a one-level stage has no
+architecture half: DOTS' topology stage, paper 000 §3.2 eq. 12 and A.2)."""
 
 from __future__ import annotations
 
@@ -35,7 +37,10 @@ def load_stage_data(s: StageSettings, data: str | None, data_root: str | None,
         if (name, root) not in cache:
             cache[(name, root)] = load_dataset(name, root, **options)
         dataset = cache[(name, root)]
-    train, val = split_train_val(dataset.train, fraction=s.data.split, seed=s.seed)
+    if s.data.split >= 1:  # one-level stages on the whole training set (DOTS topology stage)
+        train, val = dataset.train, dataset.test
+    else:
+        train, val = split_train_val(dataset.train, fraction=s.data.split, seed=s.seed)
     if s.data.subset is not None:
         train, val = subset(train, s.data.subset[0], s.seed), subset(val, s.data.subset[1], s.seed)
     if torch.device(device).type == "cuda":
