@@ -4,15 +4,21 @@ are read from recipes, checked, and reach the engine."""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 from pathlib import Path
 
 import pytest
+import torch
+
+from genospec import checkpoint
 
 from genospec.errors import SpecError
 from genospec.lang.loader import load
 from genospec.lang.settings import stage_settings
 from genospec.progress import Reporter
-from genospec.search.engine import start_search
+from genospec.search.engine import SearchInterrupted, resume_search, start_search
 
 from search_fixtures import TINY_SPACE, recipe_text, tiny_dataset, write_recipe
 
@@ -85,3 +91,64 @@ def test_dots_recipes_train_the_topology_stage_on_all_the_training_data():
         ops, topo = (stage_settings(recipe, s) for s in recipe.stages)
         assert (ops.data.split, ops.update.mode) == (0.5, "bilevel")
         assert (topo.data.split, topo.update.mode) == (1.0, "onelevel")
+
+
+# ---- one cosine over both DOTS stages (§2.3) ------------------------------------------------------
+RUN_COSINE = """
+  batch 32
+  seed 5
+  weights sgd lr 0.05 -> 0.001 cosine over run momentum 0.9 decay 3e-4 clip 5
+  stage operations {
+    epochs 2
+    update bilevel first_order
+    select best per edge
+  }
+  stage topology {
+    epochs 2
+    split 1
+    update onelevel
+    relax edges combination temperature 10 decay 0.72
+    select best combination
+  }
+"""
+
+
+def _lrs(run) -> list[float]:
+    return [r["lr"] for r in run.metrics()]
+
+
+def test_cosine_over_run_spans_the_stages_and_resumes_to_the_same_run(tmp_path):
+    s = _settings(tmp_path, RUN_COSINE, 1)
+    assert (s.weights.schedule, s.weights.span) == ("cosine", "run")
+    assert _settings(tmp_path, "stage a { epochs 1 }").weights.span == "each_stage"
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, RUN_COSINE))
+    full = start_search(recipe, out=tmp_path / "full", dataset=tiny_dataset())
+    # lr_t = lr_min + (lr - lr_min) (1 + cos(pi t / 4)) / 2 over the run's 4 epochs
+    assert _lrs(full.run) == pytest.approx(
+        [0.001 + 0.049 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(4)])
+    per_stage = RUN_COSINE.replace("cosine over run", "cosine over each_stage")
+    again = start_search(write_recipe(tmp_path, recipe_text(TINY_SPACE, per_stage)),
+                         out=tmp_path / "stages", dataset=tiny_dataset())
+    assert _lrs(again.run) == pytest.approx([0.05, 0.0255, 0.05, 0.0255])
+
+    # interrupted in the topology stage's first epoch: the resumed run is the same run
+    with pytest.raises(SearchInterrupted):
+        start_search(recipe, out=tmp_path / "cut", dataset=tiny_dataset(),
+                     reporter=_SigintAt(2 * 2 + 1))
+    resumed = resume_search(tmp_path / "cut", dataset=tiny_dataset())
+    assert _lrs(resumed.run) == _lrs(full.run)
+    assert resumed.genotype.read_text() == full.genotype.read_text()
+    mine, theirs = (checkpoint.load(r.run.checkpoint_path)["model"] for r in (resumed, full))
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+
+
+class _SigintAt(Reporter):
+    """Ctrl-C once ``at`` training steps have been reported."""
+
+    def __init__(self, at: int):
+        self.at, self.steps = at, 0
+
+    def update(self, n: int = 1, **values: float) -> None:
+        self.steps += n
+        if n and self.steps == self.at:
+            os.kill(os.getpid(), signal.SIGINT)

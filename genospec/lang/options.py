@@ -23,6 +23,9 @@ WEIGHTS: tuple[Option, ...] = (
     LR,
     Option("lr_min", float, 0.001, lo=0.0, hi=10.0, doc="final learning rate of the cosine"),
     Option("schedule", str, "cosine", choices=("cosine", "constant")),
+    Option("span", str, "each_stage", choices=("each_stage", "run"),
+           doc="what the cosine spans: each stage's epochs (restarting in every stage) or the "
+               "epochs of all the run's stages, one schedule (`cosine over run`, DOTS)"),
     Option("momentum", float, 0.9, lo=0.0, hi=1.0, hi_open=True),
     Option("decay", float, 3e-4, lo=0.0, hi=1.0, hi_open=True, doc="weight decay"),
     Option("clip", float, 5.0, lo=0.0, lo_open=True, hi=1e6, doc="gradient-norm bound"),

@@ -15,7 +15,7 @@ Recipe settings, as the search engine receives them (every key optional):
 - ``supernet``: {"cells": int, "channels": int, "layout": str, "pc": int,
   "checkpoint": "cells" | "ops" | False}
 - ``weights``: {"optimizer": "sgd", "lr": float, "lr_min": float, "schedule": "cosine"|"constant",
-  "momentum": float, "decay": float, "clip": float}
+  "span": "each_stage"|"run", "momentum": float, "decay": float, "clip": float}
 - ``arch``: {"optimizer": "adam", "lr": float, "betas": [float, float], "decay": float}
 - ``update``: {"mode": update rule, "order": "first_order"|"second_order", "every": int,
   "per": "step"|"epoch"}
@@ -106,6 +106,8 @@ def _weights(r: Reader) -> dict:
         elif v.kind == "word" and v.text in ("cosine", "constant"):
             r.i += 1
             out["schedule"] = v.text
+            if r.accept_word("over"):  # cosine over each_stage | over run
+                out["span"] = r.option(o["span"], "each_stage or run")
         elif v.kind == "word" and v.text in ("momentum", "decay", "clip"):
             r.i += 1
             out[v.text] = r.option(o[v.text])

@@ -131,6 +131,7 @@ class WeightsSettings:
     lr: float
     lr_min: float
     schedule: str  # "cosine" or "constant"
+    span: str  # "each_stage": the schedule restarts in each stage; "run": one over all stages
     momentum: float
     decay: float
     clip: float | None
@@ -205,8 +206,9 @@ class StageSettings:
         d = dict(data)
         groups = {"data": DataSettings, "supernet": SupernetSettings, "weights": WeightsSettings,
                   "arch": ArchSettings, "update": UpdateSettings}
-        for key, group in groups.items():
-            d[key] = group(**d[key])
+        for key, group in groups.items():  # runs written before a field existed: its default
+            d[key] = group(**{**(options.defaults(options.WEIGHTS) if key == "weights" else {}),
+                              **d[key]})
         sub = d["data"].subset
         d["data"] = DataSettings(**{**asdict(d["data"]), "subset": tuple(sub) if sub else None})
         d["arch"] = ArchSettings(**{**asdict(d["arch"]), "betas": tuple(d["arch"].betas)})

@@ -128,6 +128,9 @@ def _run(run: RunDir, plan: RunPlan, root: ir.Space, reporter: Reporter,
     if create is None:
         run.keep_metrics(lambda r: (r["stage_index"], r["epoch"]) <= at)
     space, produced, cache = root, {}, {}
+    # each stage's first epoch in the run (the learning rate's `cosine over run`)
+    firsts = [sum(s.epochs for _, s in plan.stages[:k]) for k in range(len(plan.stages))]
+    run_epochs = sum(s.epochs for _, s in plan.stages)
     with SigintGuard() as interrupt:
         for k in range(plan.start, len(plan.stages)):
             name, s = plan.stages[k]
@@ -141,7 +144,8 @@ def _run(run: RunDir, plan: RunPlan, root: ir.Space, reporter: Reporter,
             data = load_stage_data(s, plan.data, plan.data_root, dataset, device, cache,
                                    input_size=plan.input_size)
             resume = ck if ck is not None and ck["stage"] == k else None
-            stage = StageTrainer(k, name, space, s, data, run, reporter, device, interrupt, force)
+            stage = StageTrainer(k, name, space, s, data, run, reporter, device, interrupt, force,
+                                 run_epoch0=firsts[k], run_epochs=run_epochs)
             stage.derive = derivation(stage)  # the genotype at every epoch, in metrics.jsonl
             model = stage.train(resume, started=create)
             create = None

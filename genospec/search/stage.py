@@ -96,6 +96,9 @@ class StageTrainer:
     device: str
     interrupt: SigintGuard
     force: bool = False  # skip the memory check
+    # `weights ... cosine over run`: this stage's first epoch in the run, and the run's epochs
+    run_epoch0: int = 0
+    run_epochs: int = 0
     steps: int = field(init=False)
     regularisers: Regularisers = field(init=False)
     memory: Any = field(init=False, default=None)  # the MemoryEstimate (None when forced)
@@ -187,6 +190,15 @@ class StageTrainer:
         """The temperatures of the stage's last training step (kept while fine-tuning)."""
         return self.temperatures(self.s.epochs - 1, self.steps - 1)
 
+    def learning_rate(self, epoch: int) -> float:
+        """The weights' rate in stage epoch ``epoch``: the schedule over the stage's epochs, or
+        (``span`` "run") over the run's, at this stage's place in it."""
+        w, s = self.s.weights, self.s
+        if w.span == "run":
+            return learning_rate(w.schedule, w.lr, self.run_epoch0 + epoch,
+                                 max(self.run_epochs, self.run_epoch0 + s.epochs), lr_min=w.lr_min)
+        return learning_rate(w.schedule, w.lr, epoch, s.epochs, lr_min=w.lr_min)
+
     # -- the loop -------------------------------------------------------------------------------
     def train(self, resume: dict | None, started: Callable[[], None] | None = None) -> Supernet:
         """Train the stage's supernet from scratch or from the checkpoint ``resume``;
@@ -206,7 +218,7 @@ class StageTrainer:
             epoch, start, running = resume["epoch"], resume["step"], Running(**resume["running"])
         w = s.weights
         for epoch in range(epoch, s.epochs):
-            lr = learning_rate(w.schedule, w.lr, epoch, s.epochs, lr_min=w.lr_min)
+            lr = self.learning_rate(epoch)
             self.epoch(model, (w_opt, a_opt), epoch, lr, f"{self.name} {epoch + 1}/{s.epochs}",
                        start=start, running=running, anneal=True)
             start, running = 0, Running()
