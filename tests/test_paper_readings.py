@@ -16,8 +16,11 @@ from genospec import checkpoint
 
 from genospec.errors import SpecError
 from genospec.lang.loader import load
-from genospec.lang.settings import stage_settings
+from genospec.lang.settings import StageSettings, stage_settings
 from genospec.progress import Reporter
+from genospec.relax import cell_layout
+from genospec.relax.bias import OffsetBias
+from genospec.relax.ops import make_op_relaxation, masked_softmax
 from genospec.search.engine import SearchInterrupted, resume_search, start_search
 
 from search_fixtures import TINY_SPACE, recipe_text, tiny_dataset, write_recipe
@@ -152,3 +155,76 @@ class _SigintAt(Reporter):
         self.steps += n
         if n and self.steps == self.at:
             os.kill(os.getpid(), signal.SIGINT)
+
+
+# ---- eDARTS op bias: accumulating, or a constant offset inside the softmax (§2.1) -----------------
+def test_offset_bias_is_softmax_of_alpha_plus_b_with_the_same_gradient_form():
+    layout = cell_layout(load_space_cell(), None)
+    torch.manual_seed(0)
+    alpha = (torch.randn(layout.alpha_shape) * 0.1).requires_grad_()
+    bias = {"conv": 0.5, "pool": -0.25, "not_here": 3.0}  # another cell type's op: ignored
+    b = torch.tensor([{"conv": 0.5, "pool": -0.25}.get(o, 0.0) for o in layout.ops])
+    w = OffsetBias(make_op_relaxation("softmax"), bias).weights(alpha, layout, 2.0)
+    expect = masked_softmax((alpha + b) / 2.0, layout.mask)
+    assert torch.allclose(w, expect, atol=1e-7)
+    (g,) = torch.autograd.grad((w * torch.arange(w.numel()).view_as(w)).sum(), alpha)
+    a2 = alpha.detach().clone().requires_grad_()
+    (g2,) = torch.autograd.grad((masked_softmax((a2 + b) / 2.0, layout.mask) *
+                                 torch.arange(w.numel()).view_as(w)).sum(), a2)
+    assert torch.allclose(g, g2, atol=1e-7)
+
+
+def load_space_cell():
+    from genospec.lang.loader import loads
+    return loads(TINY_SPACE).get("tiny").cells["normal"]
+
+
+BIASED = """
+  batch 32
+  seed 6
+  stage a {
+    epochs 2
+    arch adam lr 1e-9 betas 0.5, 0.999 decay 0
+    update bilevel first_order
+    bias MODE conv=0.5 pool=-0.25
+    select best per edge
+  }
+"""
+
+
+@pytest.mark.parametrize("mode", ["accumulate", "offset"])
+def test_op_bias_modes_end_to_end(tmp_path, mode):
+    body = BIASED.replace("MODE", mode)
+    s = _settings(tmp_path, body)
+    assert (s.bias_mode, s.bias) == (mode, {"conv": 0.5, "pool": -0.25})
+    recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, body))
+    result = start_search(recipe, out=tmp_path / "run", dataset=tiny_dataset())
+    first, last = result.run.metrics()[0], result.run.metrics()[-1]
+    model = checkpoint.load(result.run.checkpoint_path)["model"]
+    alpha = model["arch.normal.alpha"]
+    cols = load_space_cell()  # ops in layout order: none, skip, conv, pool
+    conv = cell_layout(cols, None).ops.index("conv")
+    updates = sum(r["arch_updates"] for r in result.run.metrics())
+    assert updates == 4  # 128 images -> 64 for the weights, 2 steps per epoch
+    if mode == "accumulate":  # 4 updates moved conv's logits by 4 * 0.5 (lr ~ 0)
+        assert alpha[:, conv].abs().min() > 1.9
+    else:  # alpha stays near its 1e-3 init; the weights carry the offset
+        assert alpha.abs().max() < 0.01
+        w = last["weights"]["normal"]
+        assert all(row[conv] > row[0] for row in w)  # conv above the zero op on every edge
+    assert first["epoch"] == 1
+
+
+def test_op_bias_mode_words_and_old_runs(tmp_path):
+    assert _settings(tmp_path, "stage a { bias conv=0.1 }").bias_mode == "accumulate"
+    with pytest.raises(SpecError, match="unexpected 'offsets'"):
+        _settings(tmp_path, "stage a { bias offsets conv=0.1 }")
+    s = _settings(tmp_path, "stage a { bias offset conv=0.1 }")
+    data = s.to_json()
+    assert StageSettings.from_json(data) == s
+    del data["bias_mode"]  # resolved.json written before the option existed
+    assert StageSettings.from_json(data).bias_mode == "accumulate"
+    with pytest.raises(SpecError, match="not an op of space"):
+        recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, BIASED.replace(
+            "MODE conv=0.5", "offset cnv=0.5")))
+        start_search(recipe, out=tmp_path / "bad", dataset=tiny_dataset())

@@ -46,6 +46,7 @@ SUPERNET: tuple[Option, ...] = (
     Option("pc", int, 1, lo=1, hi=1024, doc="PC-DARTS: mix 1/K of each edge's channels"),
     Option("layout", str, None),
     Option("checkpoint", str, False, choices=("cells", "ops", "none")),
+    Option("compile", bool, False, doc="torch.compile the supernet (genospec.runtime.precision)"),
 )
 
 UPDATE: tuple[Option, ...] = (
@@ -66,6 +67,9 @@ SCALARS: dict[str, Option] = {o.name: o for o in (
     Option("epochs", int, 50, lo=0, hi=MAX_EPOCHS),
     Option("warmup", int, 0, lo=0, hi=MAX_EPOCHS),
     Option("finetune", int, 0, lo=0, hi=MAX_EPOCHS),
+    Option("precision", str, "fp32", choices=("fp32", "bf16", "fp16"),
+           doc="autocast dtype of forwards and losses; parameters stay float32 "
+               "(genospec.runtime.precision)"),
 )}
 
 SUBSET = Option("subset", int, None, lo=1, hi=10**9)
@@ -74,6 +78,10 @@ TEMPERATURE = Option("temperature", float, 1.0, lo=0.0, lo_open=True, hi=1e6)
 THETA = Option("decay", float, None, lo=0.0, lo_open=True, hi=1e3, doc="temperature factor θ")
 T_MIN = Option("min", float, None, lo=0.0, lo_open=True, hi=1e6, doc="minimum temperature")
 BIAS = Option("bias", float, 0.0, lo=-1e3, hi=1e3, doc="eDARTS op bias")
+BIAS_MODE = Option("mode", str, "accumulate", choices=("accumulate", "offset"),
+                   doc="eDARTS op bias: added to alpha after every architecture update "
+                       "(accumulate) or a constant inside the softmax, softmax(alpha + b) "
+                       "(offset); genospec.relax.bias")
 
 
 def defaults(options: tuple[Option, ...], skip: tuple[str, ...] = ()) -> dict:

@@ -13,7 +13,8 @@ Recipe settings, as the search engine receives them (every key optional):
   ``batch``: int; ``seed``: int; ``workers``: int; ``plugins``: [module names]
 - ``epochs``, ``warmup``, ``finetune``: int
 - ``supernet``: {"cells": int, "channels": int, "layout": str, "pc": int,
-  "checkpoint": "cells" | "ops" | False}
+  "checkpoint": "cells" | "ops" | False, "compile": bool}
+- ``precision``: "fp32" | "bf16" | "fp16" (autocast; `genospec.runtime.precision`)
 - ``weights``: {"optimizer": "sgd", "lr": float, "lr_min": float, "schedule": "cosine"|"constant",
   "span": "each_stage"|"run", "momentum": float, "decay": float, "clip": float}
 - ``arch``: {"optimizer": "adam", "lr": float, "betas": [float, float], "decay": float}
@@ -24,7 +25,7 @@ Recipe settings, as the search engine receives them (every key optional):
   **the relaxation's options}
 - ``select``: {"rule": registered rule, **its options}
 - ``regularise``: list of {"name": registered regulariser, **its options}
-- ``bias``: {op name: float}
+- ``bias``: {"mode": "accumulate"|"offset", "ops": {op name: float}}
 """
 
 from __future__ import annotations
@@ -86,7 +87,11 @@ def _supernet(r: Reader) -> dict:
                       "channels": lambda q: q.option(o["channels"]),
                       "pc": lambda q: q.option(o["pc"]),
                       "layout": lambda q: q.word(tuple(registry(LAYOUT).names())),
-                      "checkpoint": _checkpoint}, {})
+                      "checkpoint": _checkpoint, "compile": _on_off}, {})
+
+
+def _on_off(r: Reader) -> bool:
+    return r.word(("on", "off")) == "on"
 
 
 def _checkpoint(r: Reader) -> str | bool:
@@ -281,7 +286,10 @@ def _regularise(r: Reader) -> dict:
     return out
 
 
-def _bias(r: Reader) -> dict[str, float]:
+def _bias(r: Reader) -> dict[str, Any]:
+    mode = options.BIAS_MODE.default
+    if (v := r.peek()) is not None and v.kind == "word":
+        mode = r.option(options.BIAS_MODE, "accumulate or offset")
     out: dict[str, float] = {}
     while (v := r.peek()) is not None:
         r.i += 1
@@ -295,7 +303,7 @@ def _bias(r: Reader) -> dict[str, float]:
         if problem is not None:
             raise r.fail(f"'bias': {problem}", v)
         out[v.key] = x
-    return out
+    return {"mode": mode, "ops": out}
 
 
 RECIPE_KEYS: dict[str, Callable[[Reader], object]] = {
@@ -304,7 +312,7 @@ RECIPE_KEYS: dict[str, Callable[[Reader], object]] = {
     "epochs": _scalar("epochs"), "warmup": _scalar("warmup"), "finetune": _scalar("finetune"),
     "supernet": _supernet, "weights": _weights, "arch": _arch, "update": _update,
     "relax": _relax, "select": _select, "regularise": _regularise, "bias": _bias,
-    "plugins": _plugins,
+    "plugins": _plugins, "precision": _scalar("precision"),
 }
 _LISTS = ("relax", "regularise")
 

@@ -123,6 +123,7 @@ class SupernetSettings:
     pc: int
     layout: str | None
     checkpoint: str | bool  # "cells", "ops" or False
+    compile: bool = False  # torch.compile the supernet (genospec.runtime.precision)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,8 @@ class StageSettings:
     regularise: tuple[Choice, ...]
     bias: dict[str, float] = field(hash=False)
     plugins: tuple[str, ...]
+    bias_mode: str = options.BIAS_MODE.default  # genospec.relax.bias
+    precision: str = "fp32"  # autocast dtype: "fp32", "bf16" or "fp16" (runtime.precision)
 
     def relaxation(self, target: str) -> RelaxSettings | None:
         """The ``relax`` entry for ``target`` ("ops", "groups", "edges"), if any."""
@@ -216,6 +219,8 @@ class StageSettings:
         d["select"] = Choice(**d["select"])
         d["regularise"] = tuple(Choice(**r) for r in d["regularise"])
         d["plugins"] = tuple(d["plugins"])
+        d.setdefault("bias_mode", options.BIAS_MODE.default)  # runs written before it existed
+        d.setdefault("precision", "fp32")  # runs written before the setting existed
         if set(d) != {f.name for f in fields(cls)}:
             raise KeyError(", ".join(sorted(set(d) ^ {f.name for f in fields(cls)})))
         return cls(**d)
@@ -277,6 +282,9 @@ def from_merged(d: dict[str, Any]) -> StageSettings:
     """Typed settings from the merged layers (also the form run format 2 stored)."""
     net = {**options.defaults(options.SUPERNET), **d["supernet"]}
     sub = d.get("subset")
+    bias = d.get("bias", {})
+    if "ops" not in bias:  # run format 2: {op: value}
+        bias = {"ops": bias}
     return StageSettings(
         data=DataSettings(d["data"]["dataset"], d.get("root"), d.get("workers"), d["split"],
                           (sub[0], sub[1]) if sub else None),
@@ -292,7 +300,9 @@ def from_merged(d: dict[str, Any]) -> StageSettings:
         select=Choice(d["select"]["rule"], {k: v for k, v in d["select"].items() if k != "rule"}),
         regularise=tuple(Choice(r["name"], {k: v for k, v in r.items() if k != "name"})
                          for r in d.get("regularise", [])),
-        bias=dict(d.get("bias", {})), plugins=tuple(d.get("plugins", [])))
+        bias=dict(bias.get("ops", {})), bias_mode=bias.get("mode", options.BIAS_MODE.default),
+        plugins=tuple(d.get("plugins", [])),
+        precision=d.get("precision", options.SCALARS["precision"].default))
 
 
 def check(s: StageSettings, stage: str) -> None:
@@ -316,6 +326,9 @@ def check(s: StageSettings, stage: str) -> None:
                    "'update onelevel' trains both on the whole training set")
     if s.data.subset is not None and min(s.data.subset) < 1:
         raise fail("subset sizes must be positive")
+    if s.precision == "fp16" and s.update.order == "second_order":
+        raise fail("precision fp16 does not combine with the second-order update (its "
+                   "finite-difference Hessian needs float32's range); use bf16 or fp32")
 
 
 __all__ = ["RECIPE_KEYS", "QUICK_DEFAULTS", "ArchSettings", "DataSettings", "Reader",

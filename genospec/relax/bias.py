@@ -6,10 +6,21 @@ while subtracting the same from dil5x5 and dil3x3, which are empirically found t
 Read in the listed order that is +0.0006 sep_conv_3x3, +0.0004 sep_conv_5x5, -0.0006
 dil_conv_5x5, -0.0004 dil_conv_3x3 (``EDARTS_OP_BIAS``). The paper does not say when the
 constants are added nor whether to the logits or to the softmax weights, and no code was
-published with it. genospec reads "architectural parameters" as the logits alpha and adds the
-constants in place after every architecture update, so they act as a constant drift of the
-update (of the order of one Adam step at DARTS' architecture learning rate, 3e-4) and
-accumulate with the number of updates, rather than a one-off shift that the optimiser would wash out.
+published with it. Both readings of "architectural parameters" as the logits alpha exist
+(`bias [accumulate|offset] op=value ...`, `BIAS_MODES`):
+
+- ``accumulate`` (the default): the constants are added to alpha in place after every
+  architecture update (`apply_op_bias`), a constant drift of the update (of the order of one
+  Adam step at DARTS' architecture learning rate, 3e-4) that grows with the number of updates;
+- ``offset``: a constant weight factor in the literal sense, softmax(alpha + b) (`OffsetBias`):
+  alpha itself is left to the optimiser and the offset never grows.
+
+"constant weight factors" reads most literally as ``offset``; the default stays ``accumulate``,
+what genospec's eDARTS recipe ran before both existed, because a constant offset of 6e-4 on
+logits of order 1e-3 to 1e-1 cannot change a selection that the data decide by more than that,
+while the accumulating reading adds 50 * 6e-4 = 0.03 in a 50-epoch sparse-update search, which
+is the size of the differences between ops' logits at the end: studies/README.md ("eDARTS op
+bias") measures how often each reading decides the selection.
 """
 
 from __future__ import annotations
@@ -20,6 +31,10 @@ import torch
 from torch import Tensor
 
 from ..errors import SpecError, did_you_mean
+from .layout import CellLayout
+from .ops import OpRelaxation
+
+BIAS_MODES = ("accumulate", "offset")
 
 EDARTS_OP_BIAS: dict[str, float] = {
     "sep_conv_3x3": 0.0006,
@@ -50,3 +65,31 @@ def apply_op_bias(alpha: Tensor, op_names: Sequence[str], bias: Mapping[str, flo
         if mask is not None:
             delta = delta * mask.to(alpha.dtype)
         alpha.add_(delta)
+
+
+def bias_vector(op_names: Sequence[str], bias: Mapping[str, float], like: Tensor) -> Tensor:
+    """``bias`` as a vector over ``op_names`` (0 for an op without one; ops of ``bias`` that are
+    not in ``op_names`` are ignored: another cell type's ops)."""
+    return torch.tensor([float(bias.get(o, 0.0)) for o in op_names], dtype=like.dtype,
+                        device=like.device)
+
+
+class OffsetBias(OpRelaxation):
+    """The ``offset`` reading of the eDARTS bias: ``inner``'s weights of alpha + b, where b[o]
+    is ``bias`` of op o (module docstring). The bias is a constant: alpha's gradient and its
+    optimiser are unchanged, and selection reads the biased weights too."""
+
+    def __init__(self, inner: OpRelaxation, bias: Mapping[str, float]):
+        self.inner, self.bias = inner, dict(bias)
+        self.learnable = inner.learnable
+        self.straight_through = inner.straight_through
+
+    def _shift(self, alpha: Tensor, layout: CellLayout) -> Tensor:
+        return alpha + bias_vector(layout.ops, self.bias, alpha)
+
+    def weights(self, alpha: Tensor, layout: CellLayout, temperature: float = 1.0) -> Tensor:
+        return self.inner.weights(self._shift(alpha, layout), layout, temperature)
+
+    def selection_weights(self, alpha: Tensor, layout: CellLayout,
+                          temperature: float = 1.0) -> Tensor:
+        return self.inner.selection_weights(self._shift(alpha, layout), layout, temperature)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import SpecError, did_you_mean
+from ..ir import Space
 from ..lang.settings import RelaxSettings, StageSettings
 from ..registry import EDGE_RELAXATION, OP_RELAXATION, Part, registry
 from ..relax import Temperature
@@ -31,6 +33,18 @@ def op_relaxation_object(s: StageSettings) -> Any:
     if entry is None or not part.options:
         return name
     return registry(OP_RELAXATION).get(name)(**_options(part, entry))
+
+
+def offset_bias(space: Space, op_relax: Any, bias: dict[str, float]) -> Any:
+    """``op_relax`` (a name or an instance) with the eDARTS bias inside its softmax
+    (`genospec.relax.bias.OffsetBias`); a bias naming an op the space lacks is a SpecError."""
+    from ..relax.bias import OffsetBias
+    from ..relax.ops import make_op_relaxation
+    for name in bias:
+        if name not in space.ops:
+            raise SpecError(f"op bias names {name!r}, which is not an op of space "
+                            f"{space.name!r}", hint=did_you_mean(name, space.ops))
+    return OffsetBias(make_op_relaxation(op_relax), bias)
 
 
 def edge_relaxation_object(s: StageSettings) -> Any:

@@ -29,10 +29,12 @@ from ..progress import Reporter, eta
 from ..registry import REGULARISER, UPDATE_RULE, registry
 from ..runtime.evaluation import Evaluation, evaluate
 from ..runtime.interrupt import SigintGuard
+from ..runtime.precision import (Precision, compile_failure, compile_module, is_compile_error,
+                                 prepare_model)
 from ..runtime.schedules import learning_rate
 from . import outputs
 from .hooks import Regularisers
-from .relaxations import edge_relaxation_object, op_relaxation_object, temperature
+from .relaxations import edge_relaxation_object, offset_bias, op_relaxation_object, temperature
 from .run import RunDir
 from .stage_data import StageData
 from .update import arch_optimizer, weight_optimizer
@@ -106,8 +108,10 @@ class StageTrainer:
     # the genotype (or reduced space) the selection rule would derive now, per cell type; set by
     # the engine for rules that only read the weights (None: not logged)
     derive: Callable[[Supernet], dict[str, list[str]]] | None = field(init=False, default=None)
+    precision: Precision = field(init=False)  # autocast and fp16 gradient scalers
 
     def __post_init__(self) -> None:
+        self.precision = Precision.for_device(self.s.precision, self.device)
         self.steps = num_batches(self.data.train, self.s.batch)
         reg = registry(REGULARISER)
         self.regularisers = Regularisers([reg.get(r.name)(**r.options) for r in self.s.regularise])
@@ -119,16 +123,23 @@ class StageTrainer:
         torch.manual_seed(stream(s.seed, self.index, 2))
         edges = s.relaxation("edges")
         net = s.supernet
+        op_relax, op_bias = op_relaxation_object(s), s.bias or None
+        if op_bias and s.bias_mode == "offset":  # softmax(alpha + b), alpha left alone
+            op_relax, op_bias = offset_bias(self.space, op_relax, op_bias), None
         model = Supernet(self.space, cells=net.cells, channels=net.channels,
                          classes=ds.num_classes, in_chans=ds.in_chans, layout=net.layout,
-                         op_relax=op_relaxation_object(s), edge_relax=edge_relaxation_object(s),
+                         op_relax=op_relax, edge_relax=edge_relaxation_object(s),
                          normalise=edges.options.get("normalise", True) if edges else True,
-                         op_bias=s.bias or None, pc=net.pc,
+                         op_bias=op_bias, pc=net.pc,
                          checkpoint=net.checkpoint).to(self.device)
-        if torch.device(self.device).type == "cpu":
-            model.net.channels_last()  # same function, faster CPU kernels (Network.channels_last)
+        # memory format per device (channels-last on the CPU), cuDNN autotuning on CUDA
+        prepare_model(model.net, self.device)
         if not self.force:
             self._check_memory(model)
+        if net.compile:
+            sample = torch.zeros(2, *self.data.train.image_shape, device=self.device)
+            compile_module(model, sample, f"the supernet of stage '{self.name}'",
+                           precision=self.precision)
         w_opt, a_opt = self.optimisers(model)
         return model, w_opt, a_opt
 
@@ -146,9 +157,16 @@ class StageTrainer:
         rule = registry(UPDATE_RULE).get(u.mode)
         # the regularisers' weight-step hooks run inside the rule, around its weight step
         extra = {"penalty": regs.penalty, "hooks": regs} if regs.parts else {}
-        return rule(model, batch, val_batch, order=2 if u.order == "second_order" else 1,
-                    w_opt=w_opt, a_opt=a_opt, clip=self.s.weights.clip,
-                    update_arch=update_arch, **extra)
+        if self.precision.mixed:  # rules registered by plugins may not know precision (fp32)
+            extra["precision"] = self.precision
+        try:
+            return rule(model, batch, val_batch, order=2 if u.order == "second_order" else 1,
+                        w_opt=w_opt, a_opt=a_opt, clip=self.s.weights.clip,
+                        update_arch=update_arch, **extra)
+        except Exception as e:
+            if self.s.supernet.compile and is_compile_error(e):  # a recompilation that failed
+                raise compile_failure(e, f"the supernet of stage '{self.name}'") from None
+            raise
 
     def batches(self, split: Split, part: int, epoch: int, start: int) -> Iterator:
         """The epoch's augmented batches from step ``start`` on; the validation part cycles when
@@ -215,6 +233,7 @@ class StageTrainer:
             if a_opt is not None:
                 a_opt.load_state_dict(resume["a_opt"])
             restore_rng(resume["rng"])
+            self.precision.load_state_dict(resume.get("scalers"))
             epoch, start, running = resume["epoch"], resume["step"], Running(**resume["running"])
         w = s.weights
         for epoch in range(epoch, s.epochs):
@@ -276,7 +295,8 @@ class StageTrainer:
         per_rank = -(-self.s.batch // distributed.world_size())
         estimate = estimate_training_memory(
             model, self.data.train.image_shape, per_rank, arch_params=model.arch_parameters(),
-            second_order=self.s.update.order == "second_order")
+            second_order=self.s.update.order == "second_order",
+            autocast=self.precision.dtype if self.precision.mixed else None)
         self.memory = estimate
         shared = torch.device(self.device).type == "cpu"
         check_fits(estimate, available_memory(self.device),
@@ -340,4 +360,5 @@ class StageTrainer:
             "model": model.state_dict(), "w_opt": w_opt.state_dict(),
             "a_opt": a_opt.state_dict() if a_opt is not None else None, "rng": capture_rng(),
             "running": running.state(), **(extra or {}),
+            **({"scalers": self.precision.state_dict()} if self.precision.scalers else {}),
         })
