@@ -119,13 +119,12 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
 
     space = _genospec_space(cfg["setting"])
     dots = cfg["setting"] == "dots_topology"
+    # `supernet checkpoint ops` keeps "input"; "all" is plain autograd, for comparisons
     model = Supernet(space, cells=cfg["cells"], channels=cfg["channels"], classes=cfg["classes"],
-                     edge_relax="combination" if dots else None)
+                     edge_relax="combination" if dots else None, keep=cfg.get("keep", "output"))
     if dots:
         model.set_temperature(op=0.01, edge=10.0)
     model.net.channels_last()  # as `genospec search` runs on a CPU
-    # `supernet checkpoint ops` keeps "input"; "all" is plain autograd, for comparisons
-    model.net.keep_for_backward(cfg.get("keep", "output"))
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     w_opt = update.weight_optimizer(model, W_LR, MOMENTUM, W_DECAY)

@@ -11,7 +11,6 @@ import torch
 from torch.nn import functional as F
 
 from genospec.nn.depthwise import DepthwiseConv2d, _weight_grad_plan, depthwise_conv, phase_terms
-from genospec.nn.cell import take_leading_relu
 from genospec.nn.ops import DilConv, PoolBN, SepConv
 from genospec.nn.recompute import recomputed_chain, relu_keeping_input
 
@@ -126,22 +125,11 @@ def test_concat_channels_gives_dense_gradients_in_each_inputs_layout():
         assert concat_channels(parts).grad_fn is None
 
 
-def _plain_copy(module):
-    """A copy of ``module`` whose blocks run plain autograd (``keep = "all"``)."""
-    import copy
-
-    plain = copy.deepcopy(module)
-    for m in plain.modules():
-        if hasattr(m, "keep"):
-            m.keep = "all"
-    return plain
-
-
-def _set_keep(module, keep):
-    for m in module.modules():
-        if isinstance(m, DilConv):
-            m.keep = keep
-    return module
+def _twin(make, keep):
+    """``make(keep)``, and ``make("all")`` (plain autograd) with the same weights."""
+    block, plain = make(keep), make("all")
+    plain.load_state_dict(block.state_dict())
+    return block, plain
 
 
 def _big_saved(fn, x, *, min_numel=None):
@@ -180,7 +168,8 @@ def _own_relu(module, x):
 
 
 def _shared_relu(module, x):
-    return module(x, relu_keeping_input(x))
+    """A block built without its ReLU, run on an edge's shared ReLU of ``x``, keeping ``x``."""
+    return module(relu_keeping_input(x), pre=x)
 
 
 BLOCKS = [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2)]
@@ -188,17 +177,14 @@ BLOCKS = [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2)]
 
 def _block_and_plain(kernel, stride, dilation, affine, keep, relu):
     """A separable (dilation 1) or dilated convolution in float64 keeping ``keep``, and its
-    plain-autograd copy; with ``relu == "shared"`` both have their leading ReLU taken out."""
-    if dilation == 1:
-        block = SepConv(6, 6, kernel, stride, affine=affine).double()
-    else:
-        block = DilConv(6, 6, kernel, stride, dilation, affine=affine).double()
-    plain = _plain_copy(block)
-    _set_keep(block, keep)
-    if relu == "shared":
-        take_leading_relu(block)
-        take_leading_relu(plain)
-    return block, plain
+    plain-autograd twin; with ``relu == "shared"`` both are built without their leading ReLU."""
+    def make(k):
+        if dilation == 1:
+            return SepConv(6, 6, kernel, stride, affine=affine, relu=relu == "own", keep=k).double()
+        return DilConv(6, 6, kernel, stride, dilation, affine=affine, relu=relu == "own",
+                       keep=k).double()
+
+    return _twin(make, keep)
 
 
 @pytest.mark.parametrize("keep,affine", [("output", False), ("input", False), ("input", True)])
@@ -227,11 +213,11 @@ def test_scaled_blocks_match_the_scaled_plain_chain(keep, kernel, stride, dilati
     block, plain = _block_and_plain(kernel, stride, dilation, False, keep, relu)
     scale = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
 
-    def run(module, t):
-        pre = None if relu == "own" else relu_keeping_input(t)
-        if module is plain:
-            return scale * module(t, pre)
-        return module(t, pre, scale=scale)
+    def run(module, t, s=scale):
+        if relu == "own":
+            return s * module(t) if module is plain else module(t, scale=s)
+        r = relu_keeping_input(t)
+        return s * module(r, pre=t) if module is plain else module(r, pre=t, scale=s)
 
     x = torch.randn(3, 6, 9, 9, dtype=torch.float64, requires_grad=True)
     assert run(block, x).grad_fn.name() == "_ChainBackward"
@@ -239,9 +225,7 @@ def test_scaled_blocks_match_the_scaled_plain_chain(keep, kernel, stride, dilati
     _assert_same_training(block, plain, run, x, extra=[scale])
     # differentiable twice, in the input and in the scale
     small = torch.randn(2, 6, 5, 5, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradgradcheck(
-        lambda t, s: block(t, None if relu == "own" else relu_keeping_input(t), scale=s),
-        (small, scale))
+    assert torch.autograd.gradgradcheck(lambda t, s: run(block, t, s), (small, scale))
 
 
 def test_a_vanishing_scale_is_applied_outside_batchnorm():
@@ -273,8 +257,7 @@ def test_what_a_separable_convolution_keeps_for_backward(keep):
     output; keeping outputs, the edge input and the two blocks' outputs; keeping inputs, the
     edge input and the second block's input."""
     torch.manual_seed(5)
-    block = _set_keep(SepConv(8, 8, 3, 1, affine=False), keep)
-    take_leading_relu(block)
+    block = SepConv(8, 8, 3, 1, affine=False, relu=False, keep=keep)
     x = torch.randn(2, 8, 16, 16, requires_grad=True)
     out, kept = _big_saved(lambda t: _shared_relu(block, t), x)
     if keep == "output":
@@ -308,9 +291,7 @@ def test_frozen_weights_recompute_nothing(monkeypatch):
 @pytest.mark.parametrize("relu", ["own", "shared"])
 def test_recomputing_blocks_support_double_backward(keep, affine, relu):
     torch.manual_seed(6)
-    block = _set_keep(DilConv(2, 2, 3, 1, 2, affine=affine).double(), keep)
-    if relu == "shared":
-        take_leading_relu(block)
+    block = DilConv(2, 2, 3, 1, 2, affine=affine, relu=relu == "own", keep=keep).double()
     run = _own_relu if relu == "own" else _shared_relu
     x = torch.randn(2, 2, 6, 6, dtype=torch.float64, requires_grad=True)
     weights = list(block.parameters())
@@ -330,8 +311,7 @@ def test_pooling_with_batchnorm_keeps_only_its_input(pool):
     """A supernet's pooling op and its affine-free BatchNorm: the plain pair's output, gradient and
     running statistics, keeping only the input (no pooled copy, no int64 indices)."""
     torch.manual_seed(7)
-    pair = PoolBN(pool, 5).double()
-    plain = _plain_copy(pair)
+    pair, plain = _twin(lambda keep: PoolBN(pool, 5, keep).double(), "input")
     x = torch.randn(3, 5, 9, 9, dtype=torch.float64, requires_grad=True)
     _assert_same_training(pair, plain, _own_relu, x)
     out, kept = _big_saved(pair, x, min_numel=6)  # anything larger than the 5-channel statistics
@@ -360,7 +340,9 @@ def test_mixed_edge_sum_and_gradients_match_plain_ops():
     w.requires_grad_()
     out, kept = _big_saved(lambda t: edge(t, EdgeMix(w, (0, 1, 2, 3))), x)
     assert len(kept) == 5
-    plain_ops = [_plain_copy(m) for m in edge.ops]
+    plain_edge = MixedEdge(Edge(0, 2, tuple(ops)), ops, 4, 1, affine=False, keep="all").double()
+    plain_edge.load_state_dict(edge.state_dict())
+    plain_ops = plain_edge.ops
     ref = sum(w[i] * (m(torch.relu(x)) if i < 2 else m(x)) for i, m in enumerate(plain_ops))
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
     grad = torch.randn_like(out)

@@ -375,16 +375,17 @@ def test_supernet_keeps_less_for_backward_than_plain_autograd():
     kept = {}
     for name in ("all", "default", "ops"):
         torch.manual_seed(0)
-        net = Supernet(darts_space(), **TINY, checkpoint="ops" if name == "ops" else False)
-        if name == "all":
-            net.net.keep_for_backward("all")
+        net = Supernet(darts_space(), **TINY, checkpoint="ops" if name == "ops" else False,
+                       keep="all" if name == "all" else None)
         for p in net.arch_parameters():
             p.requires_grad_(False)
         kept[name] = saved_activation_bytes(net, x)
     assert kept["default"] < 0.5 * kept["all"], kept
     assert kept["ops"] < 0.8 * kept["default"], kept
     with pytest.raises(ValueError, match="keep must be one of output, input, all"):
-        net.net.keep_for_backward("inputs")
+        Supernet(darts_space(), **TINY, keep="inputs")
+    with pytest.raises(ValueError, match="checkpoint 'ops' keeps the ops' inputs"):
+        Supernet(darts_space(), **TINY, checkpoint="ops", keep="output")
     with pytest.raises(ValueError, match="checkpoint must be"):
         Supernet(darts_space(), **TINY, checkpoint="edges")
 
@@ -402,8 +403,7 @@ def test_edges_leaving_a_node_pool_once_and_match_plain_autograd(monkeypatch):
     nets = []
     for keep in ("output", "all"):
         torch.manual_seed(0)
-        net = Supernet(small_space(), **TINY)
-        net.net.keep_for_backward(keep)
+        net = Supernet(small_space(), **TINY, keep=keep)
         net.train()
         for _ in range(2):  # running statistics over two batches
             net.zero_grad()

@@ -1,5 +1,6 @@
 """nn stage of the genospec pipeline: op registry, cell compiler, networks, counting, export."""
 
+from .capabilities import OpBuild, OpCapabilities
 from .cell import CompiledCell, DropPath, EdgeBuilder, SingleOpEdge, compile_cell, single_op_edges
 from .count import count_macs, count_parameters
 from .export import export_network
@@ -9,5 +10,5 @@ from .ops import build_op, known_kinds, op_arguments, register_op
 __all__ = [
     "CompiledCell", "DropPath", "EdgeBuilder", "SingleOpEdge", "compile_cell", "single_op_edges",
     "count_macs", "count_parameters", "export_network", "LAYOUTS", "Network", "build_network",
-    "build_op", "known_kinds", "op_arguments", "register_op",
+    "build_op", "known_kinds", "op_arguments", "register_op", "OpBuild", "OpCapabilities",
 ]

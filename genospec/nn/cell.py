@@ -17,17 +17,20 @@ from torch import nn
 from ..errors import SpecError
 from ..ir import Cell, Edge, OpDef
 from .concat import concat_channels
-from .ops import FactorizedReduce, ReLUConvBN, build_op
+from .capabilities import OpBuild
+from .ops import FactorizedReduce, ReLUConvBN, build_op, op_capabilities
 
 EdgeBuilder = Callable[[Edge, int, int, bool], nn.Module]
 
 
 class SingleOpEdge(nn.Module):
-    """An edge running one op; any mixing weight passed to it is ignored."""
+    """An edge running one op; any mixing weight passed to it is ignored. ``after_relu``: the op
+    was built without its leading ReLU, and the cell hands it the source node's shared ReLU."""
 
-    def __init__(self, op: nn.Module):
+    def __init__(self, op: nn.Module, after_relu: bool = False):
         super().__init__()
         self.op = op
+        self.after_relu = after_relu
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         return self.op(x)
@@ -48,20 +51,11 @@ def single_op_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
                             "an evaluation network needs a genotype") from None
         if name not in ops:
             raise SpecError(f"edge {edge.src}->{edge.dst}: op {name!r} is not in the op library")
-        return SingleOpEdge(build_op(ops[name], chs, stride, affine))
+        after_relu = op_capabilities(ops[name]).leading_relu
+        return SingleOpEdge(build_op(ops[name], chs, stride, affine, OpBuild(relu=not after_relu)),
+                            after_relu)
 
     return build
-
-
-def take_leading_relu(module: nn.Module) -> bool:
-    """Replace the ReLU that a Sequential chain applies first by an Identity; True if found."""
-    while isinstance(module, nn.Sequential) and len(module) > 0:
-        first = module[0]
-        if isinstance(first, nn.ReLU):
-            module[0] = nn.Identity()
-            return True
-        module = first
-    return False
 
 
 class DropPath(nn.Module):
@@ -100,12 +94,11 @@ class CompiledCell(nn.Module):
         self._plan = [[(k, e.src) for k, e in enumerate(ir_edges) if e.dst == j]
                       for j in cell.node_ids]
         self._drops = [not getattr(m, "is_identity", False) for m in edges]
-        # edges whose op starts with a ReLU read one shared ReLU of their source node (computed
-        # and kept once, however many edges leave the node); supernet edges share theirs inside
-        # `MixedEdge`
-        self._after_relu = [isinstance(m, SingleOpEdge) and take_leading_relu(m.op)
-                            for m in edges]
-        # supernet edges (`MixedEdge`) also share, per source node, what they compute alike
+        # edges whose op was built without its leading ReLU read one shared ReLU of their source
+        # node (computed and kept once, however many edges leave the node); supernet edges share
+        # theirs inside `MixedEdge`
+        self._after_relu = [getattr(m, "after_relu", False) for m in edges]
+        # supernet edges (`MixedEdge`) share, per source node, what they compute alike
         self._shares = [getattr(m, "shares_across_edges", False) for m in edges]
         out = cell.output
         self._out_kind = out.kind

@@ -9,20 +9,24 @@ by DARTS-PT or dropped with its edge costs no compute. The zero op never runs ei
 (GDAS) computes one op per edge; ``EdgeMix.carry`` adds the other candidates' weights (value 0)
 to the output as one scalar, so their gradient still reaches alpha.
 
-Ops that are `nn.Sequential` chains starting with a ReLU (sep_conv, dil_conv, conv, nor_conv,
-conv_7x1_1x7) share one ReLU of the edge input instead of computing one each. Separable and
-dilated convolutions take it beside the edge input and keep the input, not the ReLU's output,
-for backward (`genospec.nn.recompute`), so the shared ReLU's output lives only through the
-forward.
+How each op runs is fixed when the edge is built, from what its kind declares
+(`genospec.nn.capabilities.OpCapabilities`); a kind that declares nothing runs as ``op(x)``, its
+output multiplied by its weight. Ops declaring a leading ReLU (sep_conv, dil_conv, conv,
+nor_conv, conv_7x1_1x7) are built without it and share one ReLU of the edge input. Those that
+also keep the tensor before the ReLU (separable and dilated convolutions) take it beside the
+ReLU's output and keep it, not the ReLU's output, for backward (`genospec.nn.recompute`), so
+the shared ReLU's output lives only through the forward.
 
-Separable and dilated convolutions also apply their own weight, inside their last BatchNorm
-where they recompute (`genospec.nn.recompute.recomputed_chain` with ``scale``): the sum adds
-their outputs as they are, and their weights' gradients come from BatchNorm's backward.
+Ops declaring ``scale_inside`` (separable and dilated convolutions) apply their own weight,
+inside their last BatchNorm where they recompute (`genospec.nn.recompute.recomputed_chain` with
+``scale``): the sum adds their outputs as they are, and their weights' gradients come from
+BatchNorm's backward. ``keep`` (what recomputing ops keep for backward: `supernet checkpoint
+ops` asks for ``"input"``) is handed to the ops' builders.
 
 Inside a cell the edges leaving one node share more (`CompiledCell` hands each edge a dict per
-source node): the ReLU is computed once per node, not per edge, and a pooling op with its
-affine-free BatchNorm once per node and pooling configuration (`genospec.nn.pool_bn`), since
-each is the same function of the same input on every such edge.
+source node): the ReLU is computed once per node, not per edge, and an op declaring
+``shared_per_source`` (pooling with its affine-free BatchNorm, `genospec.nn.pool_bn`) once per
+node and configuration, since each is the same function of the same input on every such edge.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from torch import Tensor, nn
 
 from ..errors import SpecError
 from ..ir import Edge, OpDef
-from .cell import EdgeBuilder, take_leading_relu
-from .ops import DilConv, PoolBN, SepConv, build_op
+from .capabilities import OpBuild
+from .cell import EdgeBuilder
+from .ops import build_op, op_capabilities
 from .recompute import relu_keeping_input
 
 
@@ -57,7 +62,7 @@ class MixedEdge(nn.Module):
     shares_across_edges = True  # `CompiledCell` hands ``forward`` a dict per source node
 
     def __init__(self, edge: Edge, ops: Mapping[str, OpDef], chs: int, stride: int,
-                 affine: bool):
+                 affine: bool, keep: str = "output"):
         super().__init__()
         unknown = [o for o in edge.ops if o not in ops]
         if unknown:
@@ -65,9 +70,16 @@ class MixedEdge(nn.Module):
                             "in the op library")
         self.op_names = tuple(edge.ops)
         self.stride = stride
-        self.ops = nn.ModuleList(build_op(ops[o], chs, stride, affine) for o in edge.ops)
+        caps = [op_capabilities(ops[o]) for o in edge.ops]
+        self.ops = nn.ModuleList(
+            build_op(ops[o], chs, stride, affine, OpBuild(relu=not c.leading_relu, keep=keep))
+            for o, c in zip(edge.ops, caps))
         self._is_zero = tuple(ops[o].is_zero for o in edge.ops)
-        self._after_relu = tuple(take_leading_relu(m) for m in self.ops)
+        self._after_relu = tuple(c.leading_relu for c in caps)
+        self._pre = tuple(c.keeps_pre_relu for c in caps)
+        self._scales = tuple(c.scale_inside for c in caps)
+        # sharing across edges rests on an affine-free BatchNorm: the same output on every edge
+        self._per_source = tuple(c.shared_per_source and not affine for c in caps)
 
     @staticmethod
     def _shared_relu(x: Tensor, shared: dict) -> Tensor:
@@ -92,20 +104,21 @@ class MixedEdge(nn.Module):
             if self._is_zero[i]:
                 continue
             op = self.ops[i]
+            options: dict = {}
             if self._after_relu[i]:
                 if relu_x is None:
                     relu_x = self._shared_relu(x, {} if shared is None else shared)
-                if isinstance(op, (DilConv, SepConv)):
-                    # take x too, and keep it, not relu_x; the op applies its weight itself
-                    # (inside BatchNorm where it can: no product of the output or its gradient)
-                    scaled.append(op(x, relu_x, scale=mix.weights[i]))
-                    continue
-                h = op(relu_x)
-            elif shared is not None and isinstance(op, PoolBN):
-                h = op(x, shared)
+                h_in = relu_x
+                if self._pre[i]:  # it keeps x, not relu_x
+                    options["pre"] = x
             else:
-                h = op(x)
-            out = _accumulate(out, h, mix.weights[i])
+                h_in = x
+            if self._per_source[i] and shared is not None:
+                options["shared"] = shared
+            if self._scales[i]:  # the op applies its weight itself
+                scaled.append(op(h_in, scale=mix.weights[i], **options))
+                continue
+            out = _accumulate(out, op(h_in, **options), mix.weights[i])
         if scaled and out is None:  # ops' own outputs, which their backward may keep: a new sum
             out, scaled = (scaled[0] if len(scaled) == 1 else scaled[0] + scaled[1]), scaled[2:]
         for h in scaled:
@@ -130,10 +143,11 @@ def _accumulate(out: Tensor | None, h: Tensor, weight: Tensor | None) -> Tensor:
     return out.add_(h) if weight is None else out.addcmul_(h, weight)
 
 
-def mixed_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
-    """An edge builder for `compile_cell`/`build_network`: a `MixedEdge` over each edge's ops."""
+def mixed_edges(ops: Mapping[str, OpDef], keep: str = "output") -> EdgeBuilder:
+    """An edge builder for `compile_cell`/`build_network`: a `MixedEdge` over each edge's ops,
+    whose recomputing ops keep ``keep`` for backward."""
 
     def build(edge: Edge, chs: int, stride: int, affine: bool) -> nn.Module:
-        return MixedEdge(edge, ops, chs, stride, affine)
+        return MixedEdge(edge, ops, chs, stride, affine, keep)
 
     return build

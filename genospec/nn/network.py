@@ -18,8 +18,7 @@ from ..errors import SpecError
 from ..registry import LAYOUT, registry
 from ..ir import Cell, Space
 from .cell import CompiledCell, EdgeBuilder, compile_cell
-from .ops import DilConv, PoolBN, ReLUConvBN
-from .recompute import KEEP_MODES
+from .ops import ReLUConvBN
 
 LAYOUTS = ("cifar", "imagenet", "nb201")
 Mode = Literal["eval", "search"]
@@ -109,21 +108,6 @@ class Network(nn.Module):
         and train commands turn it on for CPU runs."""
         self._channels_last = on
         return self.to(memory_format=torch.channels_last if on else torch.contiguous_format)
-
-    def keep_for_backward(self, keep: str) -> "Network":
-        """What separable and dilated convolutions keep for backward on the CPU: ``"output"``
-        (the default: input and output), ``"input"`` (supernet option `supernet checkpoint
-        ops`: both convolutions recomputed in backward) or ``"all"`` (plain autograd, which also
-        keeps pooling's output and indices; for comparisons). Same function in every case
-        (`genospec.nn.recompute`, `genospec.nn.pool_bn`)."""
-        if keep not in KEEP_MODES:
-            raise ValueError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
-        for module in self.modules():
-            if isinstance(module, DilConv):
-                module.keep = keep
-            elif isinstance(module, PoolBN):
-                module.keep = "all" if keep == "all" else "input"
-        return self
 
     def schedule_drop_path(self, progress: float) -> None:
         """Set every cell's drop-path rate to ``drop_path * progress`` (progress in [0, 1])."""

@@ -4,7 +4,12 @@ A builder takes timm-style arguments ``(op, chs, stride, affine)``: the library 
 parameters are bound with ``op_arguments``), the channel count (ops keep it), the stride, and
 whether BatchNorm layers learn an affine transform (on in evaluation, off in search). Every
 built-in op follows the DARTS conventions: bias-free convolutions, padding that keeps the spatial
-size at stride 1, and ``identity`` turned into a FactorizedReduce where the stride is 2.
+size at stride 1, and ``identity`` turned into a FactorizedReduce where the stride is 2; in search
+the pooling kinds are followed by an affine-free BatchNorm (`PoolBN`).
+
+A kind may declare `OpCapabilities` at registration (what its modules can do beyond
+``forward(x)``); its builder then takes a fifth argument, the `OpBuild` the cell compiler chose
+(`genospec.nn.capabilities`). A kind that declares nothing is built and run plainly.
 """
 
 from __future__ import annotations
@@ -17,46 +22,52 @@ from torch import nn
 from ..errors import SpecError, did_you_mean
 from ..ir import OpDef
 from .. import oplib
+from .capabilities import PLAIN, OpBuild, OpCapabilities
 from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
 from .pool_bn import can_recompute_pool, recomputed_pool_bn, shared_pool_bn
-from .recompute import can_recompute, can_scale, recomputed_chain
+from .recompute import KEEP_MODES, can_recompute, can_scale, recomputed_chain
 from .strided_pointwise import conv2d
 from ..oplib import KindSignature
 
-OpBuilder = Callable[[OpDef, int, int, bool], nn.Module]
+OpBuilder = Callable[..., nn.Module]  # (op, chs, stride, affine[, build]) -> module
 
-_BUILDERS: dict[str, OpBuilder] = {}
-
-# Kinds whose output is not normalised: DARTS follows them with an affine-free BN in search.
-POOL_KINDS = frozenset({"max_pool", "avg_pool"})
+_BUILDERS: dict[str, tuple[OpBuilder, OpCapabilities]] = {}
 
 
-def register_op(kind: str, signature: KindSignature | None = None) -> Callable[[OpBuilder], OpBuilder]:
+def register_op(kind: str, signature: KindSignature | None = None, *,
+                capabilities: OpCapabilities = PLAIN) -> Callable[[OpBuilder], OpBuilder]:
     """Decorator registering a builder for a new op kind (and the kind for the spec checker).
 
-    ``signature`` names the kind's parameters (default: none). Raises ``ValueError`` when the
-    kind is already registered.
+    ``signature`` names the kind's parameters (default: none). ``capabilities`` declares what
+    the kind's modules can do (`OpCapabilities`); with any declared, the builder is called as
+    ``builder(op, chs, stride, affine, build)`` and must honour the `OpBuild`. Raises
+    ``ValueError`` when the kind is already registered.
     """
 
     def add(builder: OpBuilder) -> OpBuilder:
         if kind in _BUILDERS or kind in oplib.KINDS:
             raise ValueError(f"op kind {kind!r} is already registered")
         oplib.register_kind(kind, signature or KindSignature())
-        _BUILDERS[kind] = builder
+        _BUILDERS[kind] = (builder, capabilities)
         return builder
 
     return add
 
 
-def _builtin(kind: str) -> Callable[[OpBuilder], OpBuilder]:
+def _builtin(kind: str, capabilities: OpCapabilities = PLAIN) -> Callable[[OpBuilder], OpBuilder]:
     """Register a builder for a kind that ``genospec.oplib.KINDS`` already lists."""
 
     def add(builder: OpBuilder) -> OpBuilder:
-        _BUILDERS[kind] = builder
+        _BUILDERS[kind] = (builder, capabilities)
         return builder
 
     return add
+
+
+def op_capabilities(op: OpDef) -> OpCapabilities:
+    """What the modules of ``op``'s kind declare they can do (`PLAIN` for none)."""
+    return _entry(op)[1]
 
 
 def known_kinds() -> list[str]:
@@ -83,20 +94,31 @@ def op_arguments(op: OpDef) -> dict[str, object]:
     return values
 
 
-def build_op(op: OpDef, chs: int, stride: int, affine: bool = True) -> nn.Module:
+def build_op(op: OpDef, chs: int, stride: int, affine: bool = True,
+             build: OpBuild | None = None) -> nn.Module:
     """Build the module of one library op.
 
     With ``affine=False`` (search) pooling ops are followed by an affine-free BatchNorm, as the
-    DARTS supernet does.
+    DARTS supernet does. ``build`` (default: everything plain) asks a kind for the variants it
+    declares in its `OpCapabilities`; asking a kind for one it does not declare is an error.
     """
-    builder = _BUILDERS.get(op.kind)
-    if builder is None:
+    builder, capabilities = _entry(op)
+    build = build or OpBuild()
+    if not build.relu and not capabilities.leading_relu:
+        raise ValueError(f"op kind {op.kind!r} does not declare a leading ReLU to build without")
+    if build.keep not in KEEP_MODES:
+        raise ValueError(f"keep must be one of {', '.join(KEEP_MODES)}, got {build.keep!r}")
+    if capabilities == PLAIN:
+        return builder(op, chs, stride, affine)
+    return builder(op, chs, stride, affine, build)
+
+
+def _entry(op: OpDef) -> tuple[OpBuilder, OpCapabilities]:
+    entry = _BUILDERS.get(op.kind)
+    if entry is None:
         raise SpecError(f"op {op.name!r} has unknown kind {op.kind!r}",
                         hint=did_you_mean(op.kind, _BUILDERS) or "known kinds: " + ", ".join(known_kinds()))
-    module = builder(op, chs, stride, affine)
-    if not affine and op.kind in POOL_KINDS:
-        module = PoolBN(module, chs)
-    return module
+    return entry
 
 
 def _signature(op: OpDef) -> KindSignature:
@@ -117,13 +139,20 @@ def _int(op: OpDef, name: str) -> int:
 # -- building blocks ---------------------------------------------------------------------
 
 
+def _relu(on: bool) -> nn.Module:
+    """A block's leading ReLU, or an Identity in its place where the cell compiler computes the
+    ReLU once for the edge's source node (`OpCapabilities.leading_relu`)."""
+    return nn.ReLU(inplace=False) if on else nn.Identity()
+
+
 class ReLUConvBN(nn.Sequential):
-    """ReLU, bias-free convolution, BatchNorm."""
+    """ReLU, bias-free convolution, BatchNorm (``relu=False``: without the ReLU)."""
 
     def __init__(self, in_chs: int, out_chs: int, kernel: int | tuple[int, int], stride: int = 1,
-                 padding: int | tuple[int, int] = 0, dilation: int = 1, affine: bool = True):
+                 padding: int | tuple[int, int] = 0, dilation: int = 1, affine: bool = True,
+                 relu: bool = True):
         super().__init__(
-            nn.ReLU(inplace=False),
+            _relu(relu),
             conv2d(in_chs, out_chs, kernel, stride=stride, padding=padding, dilation=dilation),
             nn.BatchNorm2d(out_chs, affine=affine),
         )
@@ -132,55 +161,62 @@ class ReLUConvBN(nn.Sequential):
 class DilConv(nn.Sequential):
     """ReLU, depthwise kxk convolution (dilated), pointwise 1x1 convolution, BatchNorm.
 
-    ``keep`` says what a training forward keeps for backward on the CPU (`genospec.nn.recompute`):
-    ``"output"`` (default) its input and output, where BatchNorm is affine-free (search);
-    ``"input"`` its input alone (`supernet checkpoint ops`); ``"all"`` plain autograd. Where the
-    chosen way does not apply (GPU, no autograd, affine BatchNorm with ``"output"``) it is plain
-    autograd.
+    ``relu=False`` builds it without its ReLU: it then runs on ``relu(x)`` computed once for a
+    whole edge or node. ``keep`` says what a training forward keeps for backward on the CPU
+    (`genospec.nn.recompute`): ``"output"`` (default) its input and output, where BatchNorm is
+    affine-free (search); ``"input"`` its input alone (`supernet checkpoint ops`); ``"all"``
+    plain autograd. Where the chosen way does not apply (GPU, no autograd, affine BatchNorm with
+    ``"output"``, no ReLU and no ``pre``) it is plain autograd.
     """
 
     def __init__(self, in_chs: int, out_chs: int, kernel: int, stride: int, dilation: int,
-                 affine: bool = True):
+                 affine: bool = True, relu: bool = True, keep: str = "output"):
         super().__init__(
-            nn.ReLU(inplace=False),
+            _relu(relu),
             DepthwiseConv2d(in_chs, kernel, stride=stride, padding=dilation * (kernel - 1) // 2,
                             dilation=dilation),
             nn.Conv2d(in_chs, out_chs, 1, bias=False),
             nn.BatchNorm2d(out_chs, affine=affine),
         )
-        self.keep = "output"
+        if keep not in KEEP_MODES:
+            raise ValueError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
+        self.relu_inside = relu
+        self.keep = keep
 
-    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None,
+    def forward(self, x: torch.Tensor, pre: torch.Tensor | None = None,
                 scale: torch.Tensor | None = None) -> torch.Tensor:
-        """``relu_x``, when given, is ``relu(x)`` computed once for a whole edge (this block's
-        own ReLU taken out by `take_leading_relu`): the block runs on it, and a recomputing
-        block keeps ``x``, which the graph holds anyway, instead (`relu_keeping_input`).
-        ``scale`` (a 0-d tensor, an op's mixing weight) multiplies the output; a recomputing
-        block applies it inside its BatchNorm (`genospec.nn.recompute.recomputed_chain`)."""
+        """``pre``, for a block built without its ReLU, is the tensor ``x = relu(pre)`` came
+        from (an edge's shared ReLU): a recomputing block keeps ``pre``, which the graph holds
+        anyway, instead of ``x`` (`relu_keeping_input`). ``scale`` (a 0-d tensor, an op's mixing
+        weight) multiplies the output; a recomputing block applies it inside its BatchNorm
+        (`genospec.nn.recompute.recomputed_chain`)."""
         relu, dw, pw, bn = self
-        shared_relu = relu_x is not None
-        if (shared_relu or isinstance(relu, nn.ReLU)) and can_recompute(x, dw, pw, bn, self.keep):
+        if pre is not None and self.relu_inside:
+            raise ValueError("pre is for a block built without its ReLU (relu=False)")
+        kept = x if pre is None else pre
+        if (self.relu_inside or pre is not None) and can_recompute(kept, dw, pw, bn, self.keep):
             inside = scale if scale is not None and can_scale(scale, bn) else None
-            out = recomputed_chain(relu_x if shared_relu else x, dw, pw, bn, self.keep,
-                                   pre=x if shared_relu else None, scale=inside)
+            out = recomputed_chain(x, dw, pw, bn, self.keep, pre=pre, scale=inside)
             return out if scale is None or inside is not None else out * scale
-        out = bn(pw(dw(relu_x if shared_relu else relu(x))))
+        out = bn(pw(dw(relu(x))))
         return out if scale is None else out * scale
 
 
 class SepConv(nn.Sequential):
-    """Two separable blocks; only the first one strides."""
+    """Two separable blocks; only the first one strides (``relu`` and ``pre`` concern the first
+    block's ReLU, ``keep`` both blocks)."""
 
-    def __init__(self, in_chs: int, out_chs: int, kernel: int, stride: int, affine: bool = True):
+    def __init__(self, in_chs: int, out_chs: int, kernel: int, stride: int, affine: bool = True,
+                 relu: bool = True, keep: str = "output"):
         super().__init__(
-            DilConv(in_chs, in_chs, kernel, stride, 1, affine),
-            DilConv(in_chs, out_chs, kernel, 1, 1, affine),
+            DilConv(in_chs, in_chs, kernel, stride, 1, affine, relu=relu, keep=keep),
+            DilConv(in_chs, out_chs, kernel, 1, 1, affine, keep=keep),
         )
 
-    def forward(self, x: torch.Tensor, relu_x: torch.Tensor | None = None,
+    def forward(self, x: torch.Tensor, pre: torch.Tensor | None = None,
                 scale: torch.Tensor | None = None) -> torch.Tensor:
-        """``relu_x`` as in `DilConv.forward`, for the first block; ``scale`` for the second."""
-        return self[1](self[0](x, relu_x), scale=scale)
+        """``pre`` as in `DilConv.forward`, for the first block; ``scale`` for the second."""
+        return self[1](self[0](x, pre), scale=scale)
 
 
 class PoolBN(nn.Sequential):
@@ -189,12 +225,14 @@ class PoolBN(nn.Sequential):
     On the CPU under autograd the pair keeps only its input (which the graph holds anyway) and
     BatchNorm's statistics, and recomputes the pooling in backward (`genospec.nn.pool_bn`): the
     pooled activation and max pooling's int64 indices (twice the pooled activation's bytes) are
-    not kept. ``keep = "all"`` is plain autograd.
+    not kept. ``keep="all"`` is plain autograd; any other mode keeps the input.
     """
 
-    def __init__(self, pool: nn.Module, chs: int):
+    def __init__(self, pool: nn.Module, chs: int, keep: str = "input"):
         super().__init__(pool, nn.BatchNorm2d(chs, affine=False))
-        self.keep = "input"
+        if keep not in KEEP_MODES:
+            raise ValueError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
+        self.keep = "all" if keep == "all" else "input"
 
     def forward(self, x: torch.Tensor, shared: dict | None = None) -> torch.Tensor:
         """``bn(pool(x))``; with ``shared`` (one dict per source node and cell forward, see
@@ -271,44 +309,57 @@ def _identity(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
     return nn.Identity() if stride == 1 else FactorizedReduce(chs, chs, affine)
 
 
-@_builtin("max_pool")
-def _max_pool(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+_POOL = OpCapabilities(shared_per_source=True, keep=True)
+_SEPARABLE = OpCapabilities(leading_relu=True, keeps_pre_relu=True, scale_inside=True, keep=True)
+_RELU_FIRST = OpCapabilities(leading_relu=True)
+
+
+def _pool_op(pool: nn.Module, chs: int, affine: bool, build: OpBuild) -> nn.Module:
+    """A pooling op; in search (affine-free) followed by an affine-free BatchNorm (DARTS)."""
+    return pool if affine else PoolBN(pool, chs, build.keep)
+
+
+@_builtin("max_pool", _POOL)
+def _max_pool(op: OpDef, chs: int, stride: int, affine: bool, build: OpBuild) -> nn.Module:
     k = _int(op, "kernel")
-    return nn.MaxPool2d(k, stride=stride, padding=k // 2)
+    return _pool_op(nn.MaxPool2d(k, stride=stride, padding=k // 2), chs, affine, build)
 
 
-@_builtin("avg_pool")
-def _avg_pool(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+@_builtin("avg_pool", _POOL)
+def _avg_pool(op: OpDef, chs: int, stride: int, affine: bool, build: OpBuild) -> nn.Module:
     k = _int(op, "kernel")
-    return nn.AvgPool2d(k, stride=stride, padding=k // 2, count_include_pad=False)
+    return _pool_op(nn.AvgPool2d(k, stride=stride, padding=k // 2, count_include_pad=False),
+                    chs, affine, build)
 
 
-@_builtin("sep_conv")
-def _sep_conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
-    return SepConv(chs, chs, _int(op, "kernel"), stride, affine)
+@_builtin("sep_conv", _SEPARABLE)
+def _sep_conv(op: OpDef, chs: int, stride: int, affine: bool, build: OpBuild) -> nn.Module:
+    return SepConv(chs, chs, _int(op, "kernel"), stride, affine, relu=build.relu,
+                   keep=build.keep)
 
 
-@_builtin("dil_conv")
-def _dil_conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
-    return DilConv(chs, chs, _int(op, "kernel"), stride, _int(op, "dilation"), affine)
+@_builtin("dil_conv", _SEPARABLE)
+def _dil_conv(op: OpDef, chs: int, stride: int, affine: bool, build: OpBuild) -> nn.Module:
+    return DilConv(chs, chs, _int(op, "kernel"), stride, _int(op, "dilation"), affine,
+                   relu=build.relu, keep=build.keep)
 
 
-@_builtin("conv")
-def _conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+@_builtin("conv", _RELU_FIRST)
+def _conv(op: OpDef, chs: int, stride: int, affine: bool, build: OpBuild) -> nn.Module:
     k = _int(op, "kernel")
-    return ReLUConvBN(chs, chs, k, stride, k // 2, affine=affine)
+    return ReLUConvBN(chs, chs, k, stride, k // 2, affine=affine, relu=build.relu)
 
 
-@_builtin("nor_conv")
-def _nor_conv(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+@_builtin("nor_conv", _RELU_FIRST)
+def _nor_conv(op: OpDef, chs: int, stride: int, affine: bool, build: OpBuild) -> nn.Module:
     k = _int(op, "kernel")
-    return ReLUConvBN(chs, chs, k, stride, k // 2, affine=affine)
+    return ReLUConvBN(chs, chs, k, stride, k // 2, affine=affine, relu=build.relu)
 
 
-@_builtin("conv_7x1_1x7")
-def _conv_7x1_1x7(op: OpDef, chs: int, stride: int, affine: bool) -> nn.Module:
+@_builtin("conv_7x1_1x7", _RELU_FIRST)
+def _conv_7x1_1x7(op: OpDef, chs: int, stride: int, affine: bool, build: OpBuild) -> nn.Module:
     return nn.Sequential(
-        nn.ReLU(inplace=False),
+        _relu(build.relu),
         nn.Conv2d(chs, chs, (1, 7), stride=(1, stride), padding=(0, 3), bias=False),
         nn.Conv2d(chs, chs, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
         nn.BatchNorm2d(chs, affine=affine),

@@ -37,12 +37,12 @@ class PartialChannelEdge(MixedEdge):
     """A `MixedEdge` over the first ``chs // k`` channels; the rest bypass (module docstring)."""
 
     def __init__(self, edge: Edge, ops: Mapping[str, OpDef], chs: int, stride: int,
-                 affine: bool, k: int):
+                 affine: bool, k: int, keep: str = "output"):
         if k < 1 or chs % k:
             raise SpecError(f"partial channels (pc {k}) need a channel count divisible by {k}, "
                             f"but edge {edge.src}->{edge.dst} has {chs} channels",
                             hint=f"choose supernet channels divisible by {k}")
-        super().__init__(edge, ops, chs // k, stride, affine)
+        super().__init__(edge, ops, chs // k, stride, affine, keep)
         self.k = k
         self.chs = chs
         # ceil_mode: the same output size as the stride-2 ops also for odd input sizes
@@ -63,15 +63,15 @@ class PartialChannelEdge(MixedEdge):
         return channel_shuffle(torch.cat([mixed, bypass], dim=1), self.k)
 
 
-def partial_channel_edges(ops: Mapping[str, OpDef], k: int) -> EdgeBuilder:
+def partial_channel_edges(ops: Mapping[str, OpDef], k: int, keep: str = "output") -> EdgeBuilder:
     """An edge builder for `build_network`: `PartialChannelEdge`s with proportion 1/``k``
-    (`mixed_edges` for ``k == 1``)."""
+    (`mixed_edges` for ``k == 1``), whose recomputing ops keep ``keep`` for backward."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise SpecError(f"partial channels: pc must be a positive integer, got {k!r}")
     if k == 1:
-        return mixed_edges(ops)
+        return mixed_edges(ops, keep)
 
     def build(edge: Edge, chs: int, stride: int, affine: bool) -> nn.Module:
-        return PartialChannelEdge(edge, ops, chs, stride, affine, k)
+        return PartialChannelEdge(edge, ops, chs, stride, affine, k, keep)
 
     return build

@@ -40,6 +40,7 @@ from ..relax import apply_op_bias as _add_op_bias
 from .mixed import EdgeMix
 from .network import Network, build_network
 from .partial import partial_channel_edges
+from .recompute import KEEP_MODES
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,10 @@ class Supernet(nn.Module):
     ``pc`` K > 1 mixes only 1/K of each edge's channels (PC-DARTS, `genospec.nn.partial`);
     ``checkpoint``: ``"cells"`` recomputes each cell's activations in backward
     (activation checkpointing), ``"ops"`` the two convolutions inside separable and dilated
-    convolutions, which then keep only their input (`Network.keep_for_backward`), False neither
-    (they keep their input and output, `genospec.nn.recompute`).
+    convolutions, which are then built to keep only their input, False neither (they keep their
+    input and output, `genospec.nn.recompute`). ``keep`` names what recomputing ops are built to
+    keep directly (``"output"``, ``"input"``, or ``"all"``: plain autograd, for comparisons);
+    by default ``"input"`` with ``checkpoint="ops"``, else ``"output"``.
     """
 
     def __init__(self, space: Space, *, cells: int | None = None, channels: int | None = None,
@@ -97,8 +100,16 @@ class Supernet(nn.Module):
                  layout: str | None = None, op_relax: str = "softmax",
                  edge_relax: str | None = None, normalise: bool = True,
                  op_bias: Mapping[str, float] | None = None, pc: int = 1,
-                 checkpoint: str | bool = False):
+                 checkpoint: str | bool = False, keep: str | None = None):
         super().__init__()
+        if checkpoint not in (False, "cells", "ops"):
+            raise ValueError(f"checkpoint must be 'cells', 'ops' or False, got {checkpoint!r}")
+        if keep is None:
+            keep = "input" if checkpoint == "ops" else "output"
+        elif keep not in KEEP_MODES:
+            raise ValueError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
+        elif checkpoint == "ops" and keep != "input":
+            raise ValueError(f"checkpoint 'ops' keeps the ops' inputs, not {keep!r}")
         self.op_relax = make_op_relaxation(op_relax)
         options = {"normalise": normalise} if edge_relax == "combination" else {}
         self.edge_relax = make_edge_relaxation(edge_relax, **options) if edge_relax else None
@@ -112,11 +123,8 @@ class Supernet(nn.Module):
         self.edge_temperature = 1.0
         self.net: Network = build_network(space, layout=layout, cells=cells, channels=channels,
                                           classes=classes, in_chans=in_chans, mode="search",
-                                          edge_builder=partial_channel_edges(space.ops, pc))
-        if checkpoint not in (False, "cells", "ops"):
-            raise ValueError(f"checkpoint must be 'cells', 'ops' or False, got {checkpoint!r}")
+                                          edge_builder=partial_channel_edges(space.ops, pc, keep))
         self.net.checkpoint_cells = checkpoint == "cells"
-        self.net.keep_for_backward("input" if checkpoint == "ops" else "output")
         clash = [name for name in space.cells if hasattr(nn.ModuleDict, name)]
         if clash:
             raise SpecError(f"cell type name {clash[0]!r} is reserved inside the supernet",
