@@ -71,7 +71,11 @@ def declare() -> None:
     sel.register("magnitude", "genospec.search.select:magnitude",
                  doc="DARTS: top-k edges per node by their strongest op, then the argmax op")
     sel.register("best_per_edge", "genospec.search.select:best_per_edge",
-                 words=("best", "per", "edge"), doc="the argmax op on every edge (reduced space)")
+                 words=("best", "per", "edge"), options=(
+        Option("zero", bool, False, flag="with_zero", flag_value=True,
+               doc="the zero op may be the op an edge keeps (DOTS CVPR eq. 14, argmax over "
+                   "all of O); default: the strongest non-zero op (DARTS' rule)"),),
+                 doc="the argmax op on every edge (reduced space)")
     sel.register("best_per_group", "genospec.search.select:best_per_group",
                  words=("best", "per", "group"), doc="the best op of each group on every edge")
     sel.register("best_combination", "genospec.search.select:best_combination",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,32 @@ def test_op_bias_mode_words_and_old_runs(tmp_path):
         recipe = write_recipe(tmp_path, recipe_text(TINY_SPACE, BIASED.replace(
             "MODE conv=0.5", "offset cnv=0.5")))
         start_search(recipe, out=tmp_path / "bad", dataset=tiny_dataset())
+
+
+# ---- DOTS on DARTS as in the CVPR paper (§2.5) -----------------------------------------------------
+def test_dots_on_darts_cvpr_settings_and_zero_op_kept_by_eq_14():
+    recipe = load(SPECS / "dots_on_darts.gs").get("dots_on_darts_cvpr")
+    ops, topo = (stage_settings(recipe, s) for s in recipe.stages)
+    assert (ops.epochs, ops.select.name, ops.select.options) == (50, "best_per_edge",
+                                                                 {"zero": True})
+    assert (topo.epochs, topo.warmup, topo.supernet.cells, topo.data.split) == (40, 20, 20, 1.0)
+    assert load(SPECS / "dots_on_darts.gs").get("dots_on_darts").stages[0].settings[
+        "select"] == {"rule": "best_per_edge", "zero": False}
+
+    from genospec.lang.loader import loads
+    from genospec.search.select import best_combination, best_per_edge
+    space = loads(TINY_SPACE).get("tiny")
+    names = ["none", "skip", "conv", "pool"]
+    rows = [[0.9, 0.05, 0.03, 0.02], [0.1, 0.6, 0.2, 0.1], [0.4, 0.1, 0.3, 0.2],
+            [0.1, 0.1, 0.1, 0.7], [0.2, 0.2, 0.5, 0.1]]
+    darts = best_per_edge(space, "normal", rows, names)
+    cvpr = best_per_edge(space, "normal", rows, names, zero=True)
+    assert [e.ops for e in darts.edges()] == [("skip",), ("skip",), ("conv",), ("pool",),
+                                              ("conv",)]
+    assert [e.ops for e in cvpr.edges()] == [("none",), ("skip",), ("none",), ("pool",),
+                                             ("conv",)]
+    reduced = replace(space, cells={**space.cells, "normal": cvpr})
+    # node 2 keeps its 2 edges (one a zero op), node 3 the combination (0->3, 2->3)
+    genotype = best_combination(reduced, "normal", None, names, beta=[[0.0], [0.1, 0.9, 0.2]])
+    assert [(e.src, e.dst, e.op) for e in genotype.edges()] == [
+        (0, 2, "none"), (1, 2, "skip"), (0, 3, "none"), (2, 3, "conv")]

@@ -194,12 +194,14 @@ def magnitude(space: Space, cell_name: str, weights: object, op_names: Sequence[
 
 
 def best_per_edge(space: Space, cell_name: str, weights: object, op_names: Sequence[str], *,
-                  gamma: object = None, beta: object = None) -> Cell:
+                  gamma: object = None, beta: object = None, zero: bool = False) -> Cell:
     """Argmax selectable op on every edge -> a reduced space cell with one op per edge and the
-    cell's own topology rule (DOTS "DARTS-Top1" operation search, paper 002 eq. 14)."""
+    cell's own topology rule (DOTS "DARTS-Top1" operation search, paper 002 eq. 14). ``zero``
+    (``with_zero``): the argmax over all the edge's ops, the zero op included, as eq. 14 writes
+    it (o in O); the topology stage then keeps such an edge only as a zero op."""
     cell = _cell(space, cell_name)
     w = _OpWeights(cell, weights, op_names, tuple(space.ops))
-    return _with_ops(cell, [(w.best(e, space.selectable_ops(cell, edge)),)
+    return _with_ops(cell, [(w.best(e, edge.ops if zero else space.selectable_ops(cell, edge)),)
                             for e, edge in enumerate(w.edges)])
 
 
@@ -249,7 +251,8 @@ def best_combination(space: Space, cell_name: str, weights: object | None,
                      op_names: Sequence[str], *, beta: object, gamma: object = None) -> Cell:
     """DOTS (paper 002 §4.1): per node the combination with the largest beta (any size, so
     ``pick any`` nodes may keep more than 2 inputs), kept edges in their listed order, each with
-    its argmax selectable op (``weights`` may be None when every kept edge has one)."""
+    its argmax selectable op (``weights`` may be None when every kept edge has one); an edge
+    whose only op is the zero op (``best per edge with_zero``) keeps it."""
     cell = _cell(space, cell_name)
     w = _OpWeights(cell, weights, op_names, tuple(space.ops))
     kept = []
@@ -258,8 +261,8 @@ def best_combination(space: Space, cell_name: str, weights: object | None,
         combos = list(cell.topology.combinations(len(span)))
         best = max(range(len(combos)), key=lambda c: (row[c], -c))
         members = [span[m] for m in combos[best]]
-        kept.append([(w.edges[e], w.best(e, space.selectable_ops(cell, w.edges[e])))
-                     for e in members])
+        kept.append([(w.edges[e], w.best(e, space.selectable_ops(cell, w.edges[e]) or
+                                         w.edges[e].ops)) for e in members])
     return genotype_cell(cell, kept)
 
 
