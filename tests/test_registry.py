@@ -81,24 +81,24 @@ def test_parts_registered_from_python_are_read_with_their_options(tmp_path, part
     parts(OP_RELAXATION, "sharp", object, tags=("ops",), options=(
         Option("strength", float, 0.5, lo=0.0, hi=1.0),
         Option("hard", bool, False, flag="hard", flag_value=True)))
-    parts(SELECTION, "top_k", object, words=("top",), options=(
+    parts(SELECTION, "leaders", object, words=("leaders",), options=(
         Option("k", int, 2, lo=1, hi=8, positional=True),))
     parts(REGULARISER, "tiny_l2", object, options=(Option("weight", float, 0.1, lo=0.0),))
     r = recipe(tmp_path, """
   stage a {
     relax ops sharp temperature 5 -> 1 per epoch strength 0.3 hard
-    select top 3
+    select leaders 3
     regularise tiny_l2 weight 0.2
   }""")
     s = r.stages[0].settings
     assert s["relax"] == [{"target": "ops", "method": "sharp", "t0": 5.0, "t_end": 1.0,
                            "decay": None, "min": None, "per": "epoch", "strength": 0.3,
                            "hard": True}]
-    assert s["select"] == {"rule": "top_k", "k": 3}
+    assert s["select"] == {"rule": "leaders", "k": 3}
     assert s["regularise"] == [{"name": "tiny_l2", "weight": 0.2}]
     lines = errors_of(tmp_path, "stage a { relax ops sharp strength 3 }")
     assert "'relax': 'strength' must be in [0, 1], not 3" in lines[0]
-    lines = errors_of(tmp_path, "stage a { select top 9 }")
+    lines = errors_of(tmp_path, "stage a { select leaders 9 }")
     assert "'select': 'k' must be in [1, 8], not 9" in lines[0]
     lines = errors_of(tmp_path, "stage a { regularise tiny_l2 wieght 1 }")
     assert "'regularise': regulariser 'tiny_l2' has no option 'wieght'" in lines[0]
