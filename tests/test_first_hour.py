@@ -210,3 +210,12 @@ def test_metrics_log_the_genotype_selection_would_derive_at_every_epoch(tmp_path
             edge, op = line.split()
             weights = {o: w for o, w in records[0]["weights"][cell][edge].items() if o != "none"}
             assert weights[op] == max(weights.values())
+
+
+def test_input_size_is_for_imagefolder(tmp_path) -> None:
+    spec = tmp_path / "tiny.gs"
+    spec.write_text(GENOTYPE)
+    r = run("train", spec, "--data", "cifar10", "--data-root", tmp_path, "--input-size", "16",
+            "--out", tmp_path / "run")  # refused before any data is read
+    assert r.exit_code == 3 and "takes no option size" in r.stderr
+    assert "ImageFolder" in r.stderr and "unexpected keyword" not in r.stderr

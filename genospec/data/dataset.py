@@ -90,6 +90,12 @@ def load_dataset(name: str = DEFAULT_DATASET, root: str | Path | None = None,
     target = make_synthetic if name == "synthetic" else loader
     try:
         inspect.signature(target).bind_partial(**options)
-    except TypeError as e:  # an option the loader does not take
-        raise DataError(f"dataset {name}: {e}") from None
+    except TypeError:  # an option the loader does not take
+        takes = [k for k in inspect.signature(target).parameters if k != "root"]
+        given = ", ".join(k for k in options if k not in takes) or ", ".join(options)
+        hint = "--input-size resizes ImageFolder images only" if "size" in options and \
+            "size" not in takes else None
+        raise DataError(f"dataset {name} takes no option {given}"
+                        + (f" (its options: {', '.join(takes)})" if takes else ""),
+                        hint=hint) from None
     return loader(root, **options)
