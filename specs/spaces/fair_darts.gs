@@ -8,6 +8,10 @@
 import "darts_pt.gs"
 
 space darts_fair extends darts_pt {
-  cell normal { topology pick 1..2 }
-  cell reduce { topology pick 1..2 }
+  cell normal {
+    topology pick 1..2
+  }
+  cell reduce {
+    topology pick 1..2
+  }
 }
