@@ -57,12 +57,14 @@ def cpu_shims() -> None:
     nn.Module.cuda = _no_cuda
 
 
-def load_reference(path: str | os.PathLike | None = None) -> SimpleNamespace:
+def load_reference(path: str | os.PathLike | None = None, *, cuda: bool = False) -> SimpleNamespace:
     """Import the authors' ``operations``, ``genotypes``, ``model``, ``model_search`` and
     ``architect`` modules (as top-level modules, the way their scripts import each other)
-    after installing `cpu_shims`. Meant for a benchmark's own subprocess."""
+    after installing `cpu_shims` (``cuda``: without them, their ``.cuda()`` calls run as
+    written). Meant for a benchmark's own subprocess."""
     folder = find_reference(path)
-    cpu_shims()
+    if not cuda:
+        cpu_shims()
     sys.path.insert(0, str(folder))
     try:
         modules = {name: importlib.import_module(name)

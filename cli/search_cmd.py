@@ -43,6 +43,11 @@ Examples:
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes (DistributedDataParallel: gloo on CPU, nccl on CUDA, one GPU each).")
 @click.option("--force", is_flag=True, help="Start even if the memory estimate exceeds the free memory.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+              help="Every stage's precision (instead of the recipe's): autocast forwards, "
+                   "float32 parameters; fp16 (with a gradient scaler) needs CUDA.")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile every stage's supernet (supernet compile on).")
 @threads_option
 @tensorboard_option
 @reports_errors
@@ -50,7 +55,8 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
            data_root: str | None, device: str | None, out: str | None, resume_dir: str | None,
            start: str | None, space_file: str | None, progress: str | None, nproc: int,
            force: bool, threads: int | None, seed: int | None, epochs: int | None,
-           input_size: int | None, tensorboard: str | None) -> None:
+           input_size: int | None, tensorboard: str | None, precision: str | None = None,
+           compile_: bool = False) -> None:
     """Run the search recipe NAME of RECIPE_FILE (needed when the file declares several:
     `genospec list FILE` shows them).
 
@@ -67,7 +73,7 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
 
     if resume_dir is not None:
         if recipe_file or quick or data or out or start or space_file or seed is not None \
-                or epochs or input_size:
+                or epochs or input_size or precision or compile_:
             raise click.UsageError("--resume takes only the run directory (and --device, "
                                    "--data-root, --nproc, --force)")
     else:
@@ -93,7 +99,8 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
         else:
             options = SearchOptions(quick=quick, data=data, data_root=data_root,
                                     device=device or "cpu", start=start, space_file=space_file,
-                                    force=force, seed=seed, epochs=epochs, input_size=input_size)
+                                    force=force, seed=seed, epochs=epochs, input_size=input_size,
+                                    precision=precision, compile=compile_)
             result = start_search(recipe, out=out, options=options, reporter=reporter)
     if progress is None and main:
         click.echo(str(result.genotype or list(result.outputs.values())[-1]))

@@ -45,6 +45,11 @@ Examples:
 @click.option("--label-smoothing", type=float, help="Label smoothing [0].")
 @click.option("--seed", type=int, help="Random seed [0].")
 @click.option("--device", help="cpu (default), cuda or cuda:N.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+              help="Autocast forwards, float32 parameters [fp32]; fp16 (with a gradient "
+                   "scaler) needs CUDA.")
+@click.option("--compile", "compile", is_flag=True, default=None,
+              help="torch.compile the network.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/train-<name>-<time>).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True),
               help="Continue the interrupted run in this directory.")

@@ -38,10 +38,11 @@ class _ConcatChannels(torch.autograd.Function):
 
 
 def concat_channels(parts: Sequence[Tensor]) -> Tensor:
-    """``torch.cat(parts, dim=1)``; under autograd each part's gradient comes back dense."""
+    """``torch.cat(parts, dim=1)``; under autograd on the CPU each part's gradient comes back
+    dense (a CPU kernel's need: other devices take the plain concatenation)."""
     if len(parts) == 1:
         return parts[0]
     if not torch.is_grad_enabled() or torch.compiler.is_compiling() or \
-            not any(p.requires_grad for p in parts):
+            parts[0].device.type != "cpu" or not any(p.requires_grad for p in parts):
         return torch.cat(list(parts), dim=1)
     return _ConcatChannels.apply(*parts)

@@ -24,10 +24,17 @@ backward's transient buffers (gradients, recomputed activations) became a larger
 peak: with ``WORKSPACE`` 0.25 the first-order DARTS step (8 cells, batch 64) was estimated at
 2.56 GiB against 3.43 GiB of measured peak RSS growth (-25%; results/cpu2-2026-11-22-d.json),
 so ``WORKSPACE`` is 0.4 (2.86 GiB, -17%).
+
+Precision: with ``autocast`` (bf16 or fp16, `genospec.runtime.precision`) the probe runs under
+autocast, so the saved activations are counted at the sizes autocast gives them (half for the
+convolutions' inputs and outputs, float32 where autocast keeps it). The reduced-precision copies
+of the weights that autocast caches for the forward do not grow with the batch: they are counted
+once, as ``cast_weights``, not scaled with the activations.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +65,11 @@ class MemoryEstimate:
     states: int
     activations: int
     workspace: int
+    cast_weights: int = 0  # autocast's reduced-precision weight copies
 
     @property
     def peak(self) -> int:
-        return self.weights + self.states + self.activations + self.workspace
+        return self.weights + self.states + self.activations + self.workspace + self.cast_weights
 
     @property
     def to_allocate(self) -> int:
@@ -71,7 +79,8 @@ class MemoryEstimate:
     def describe(self) -> str:
         return (f"{gib(self.peak)} (weights {gib(self.weights)}, gradients and optimiser state "
                 f"{gib(self.states)}, activations {gib(self.activations)}, workspace "
-                f"{gib(self.workspace)})")
+                f"{gib(self.workspace)}" + (f", autocast weight copies {gib(self.cast_weights)}"
+                                            if self.cast_weights else "") + ")")
 
 
 def gib(n: int | float) -> str:
@@ -82,26 +91,47 @@ def _nbytes(tensors: Iterable[Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def saved_activation_bytes(model: nn.Module, sample: Tensor) -> int:
+def _is_weight_cast(t: Tensor, params: set[int]) -> bool:
+    """Whether ``t`` is autocast's copy of a parameter (its cast's only input is the
+    parameter's gradient accumulator)."""
+    fn = t.grad_fn
+    if fn is None or not fn.name().startswith("ToCopyBackward"):
+        return False
+    nxt = [f for f, _ in fn.next_functions if f is not None]
+    return len(nxt) == 1 and id(getattr(nxt[0], "variable", None)) in params
+
+
+def saved_activation_bytes(model: nn.Module, sample: Tensor, *,
+                           autocast: torch.dtype | None = None,
+                           weight_casts: dict[int, int] | None = None) -> int:
     """Bytes of the tensors that a training-mode forward of ``sample`` saves for backward (each
-    storage counted once, parameters and buffers left out). The model's state, its mode and
-    the random generators are restored afterwards."""
+    storage counted once, parameters and buffers left out). ``autocast``: the forward runs
+    under autocast to that dtype; autocast's copies of the parameters go into ``weight_casts``
+    (storage: bytes) instead of the count. The model's state, its mode and the random
+    generators are restored afterwards."""
     own = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+    params = {id(p) for p in model.parameters()}
     seen: dict[int, int] = {}
 
     def pack(t: Tensor) -> Tensor:
         storage = t.untyped_storage()
         ptr = storage.data_ptr()
         if ptr not in own and t.device.type != "meta":
-            seen[ptr] = storage.nbytes()
+            if autocast is not None and _is_weight_cast(t, params):
+                if weight_casts is not None:
+                    weight_casts[ptr] = storage.nbytes()
+            else:
+                seen[ptr] = storage.nbytes()
         return t
 
     buffers = dict(model.named_buffers())
     state = {name: b.clone() for name, b in buffers.items()}
     was_training = model.training
     devices = [sample.device] if sample.device.type == "cuda" else []
+    cast = torch.autocast(sample.device.type, dtype=autocast) if autocast is not None \
+        else contextlib.nullcontext()
     try:
-        with torch.random.fork_rng(devices=devices), torch.enable_grad(), \
+        with torch.random.fork_rng(devices=devices), torch.enable_grad(), cast, \
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             model.train()
             out = model(sample)
@@ -116,10 +146,12 @@ def saved_activation_bytes(model: nn.Module, sample: Tensor) -> int:
 
 def estimate_training_memory(model: nn.Module, input_shape: tuple[int, int, int], batch: int,
                              *, arch_params: Iterable[nn.Parameter] = (),
-                             second_order: bool = False) -> MemoryEstimate:
+                             second_order: bool = False,
+                             autocast: torch.dtype | None = None) -> MemoryEstimate:
     """Peak memory of training ``model`` on batches of ``batch`` images of ``input_shape``
     (C, H, W) in one process. ``arch_params`` are trained with Adam, every other parameter
-    with SGD and momentum; ``second_order`` adds the DARTS unrolled update's weight copies."""
+    with SGD and momentum; ``second_order`` adds the DARTS unrolled update's weight copies;
+    ``autocast``: forwards run under autocast to that dtype (bf16, fp16)."""
     arch = {id(p) for p in arch_params}
     params = list(model.parameters())
     weights = [p for p in params if id(p) not in arch and p.requires_grad]
@@ -136,7 +168,9 @@ def estimate_training_memory(model: nn.Module, input_shape: tuple[int, int, int]
     if checkpointed:  # probe what the cells would keep without recomputation
         net.checkpoint_cells = False
     try:
-        per_image = saved_activation_bytes(model, sample) / PROBE_BATCH
+        casts: dict[int, int] = {}
+        per_image = saved_activation_bytes(model, sample, autocast=autocast,
+                                           weight_casts=casts) / PROBE_BATCH
     finally:
         if checkpointed:
             net.checkpoint_cells = True
@@ -145,7 +179,8 @@ def estimate_training_memory(model: nn.Module, input_shape: tuple[int, int, int]
         # backward: about two cells' worth of the full count (a rough bound, not calibrated)
         per_image *= min(1.0, 2.0 / max(1, len(getattr(net, "cells", [])) or 1))
     activations = int(per_image * batch)
-    return MemoryEstimate(_nbytes(params), states, activations, int(WORKSPACE * activations))
+    return MemoryEstimate(_nbytes(params), states, activations, int(WORKSPACE * activations),
+                          sum(casts.values()))
 
 
 def _meminfo_available(meminfo: Path) -> int | None:

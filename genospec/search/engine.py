@@ -22,6 +22,7 @@ from ..lang.settings import StageSettings, stage_settings
 from ..plugins import load_plugin
 from ..progress import Reporter
 from ..runtime.interrupt import SigintGuard
+from ..runtime.precision import check_precision
 from . import outputs
 from .plan import RunPlan, read_plan
 from .run import RunDir
@@ -47,6 +48,8 @@ class SearchOptions:
     seed: int | None = None  # --seed: every stage's seed
     epochs: int | None = None  # --epochs: every stage's training epochs
     input_size: int | None = None  # --input-size: ImageFolder images resized to this
+    precision: str | None = None  # --precision: every stage's precision
+    compile: bool = False  # --compile: every stage's supernet through torch.compile
 
 
 @dataclass
@@ -87,6 +90,8 @@ def start_search(recipe: ir.Recipe, *, out: str | Path | None = None, runs_root:
                             "space to search, not a genotype or a recipe")
         space = found
     _device(options.device)
+    for _, s_ in stages[start:]:  # fp16 without CUDA: refused before anything is written
+        check_precision(s_.precision, options.device)
     # rank 0 writes the run directory; other ranks work in a private one (genospec.distributed)
     run = RunDir.claim(recipe.name, out, runs_root) if distributed.is_main() \
         else RunDir(distributed.private_dir())
@@ -168,12 +173,15 @@ def _device(name: str) -> torch.device:
 
 
 def _overridden(s: StageSettings, name: str, options: SearchOptions) -> StageSettings:
-    """A stage's settings with the command line's --seed and --epochs (checked again: e.g. a
-    warm-up longer than the epochs left)."""
+    """A stage's settings with the command line's --seed, --epochs, --precision and --compile
+    (checked again: e.g. a warm-up longer than the epochs left)."""
     from dataclasses import replace
 
     from ..lang.settings import check
-    changes = {k: v for k, v in (("seed", options.seed), ("epochs", options.epochs)) if v is not None}
+    changes: dict = {k: v for k, v in (("seed", options.seed), ("epochs", options.epochs),
+                                       ("precision", options.precision)) if v is not None}
+    if options.compile:
+        changes["supernet"] = replace(s.supernet, compile=True)
     if not changes:
         return s
     out = replace(s, **changes)

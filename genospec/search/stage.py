@@ -137,7 +137,8 @@ class StageTrainer:
         if not self.force:
             self._check_memory(model)
         if net.compile:
-            sample = torch.zeros(2, *self.data.train.image_shape, device=self.device)
+            per_rank = -(-s.batch // distributed.world_size())  # the probe at the run's shape
+            sample = torch.zeros(per_rank, *self.data.train.image_shape, device=self.device)
             compile_module(model, sample, f"the supernet of stage '{self.name}'",
                            precision=self.precision)
         w_opt, a_opt = self.optimisers(model)

@@ -31,6 +31,7 @@ from torch.func import functional_call
 
 from .. import distributed
 from ..nn.supernet import Supernet
+from ..runtime.precision import FP32, Precision
 
 Batch = tuple[Tensor, Tensor]
 Criterion = Callable[[Tensor, Tensor], Tensor]
@@ -174,7 +175,8 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
          a_opt: torch.optim.Optimizer | None = None, clip: float | None = 5.0,
          update_arch: bool = True, xi: float | None = None,
          criterion: Criterion = nn.functional.cross_entropy,
-         penalty: Penalty | None = None, hooks: object | None = None) -> dict[str, float | None]:
+         penalty: Penalty | None = None, hooks: object | None = None,
+         precision: Precision = FP32) -> dict[str, float | None]:
     """One supernet training step; returns ``loss``/``acc`` of the weight step's batch and
     ``val_loss``/``val_acc`` of the architecture step's validation batch (None when no
     bilevel architecture step ran; second order: ``val_loss`` at the unrolled weights and no
@@ -192,6 +194,9 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
     ``before_weight_step(net, batch)`` called after the architecture step, right before the
     weight step's forward, and ``after_weight_step(net)`` after its optimiser step (also when
     the step fails), so that an SDARTS perturbation of alpha acts on the weight step only.
+    ``precision`` (`genospec.runtime.precision`): the forwards and losses run under its
+    autocast (the regularisers' terms and every optimiser step in float32); under fp16 each
+    phase's loss is scaled by its gradient scaler, unscaled before clipping.
     """
     model = distributed.ddp(model)
     net = _unwrap(model)
@@ -211,9 +216,11 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
         a_opt.zero_grad(set_to_none=True)
         if order == 1:
             with _frozen(model, weights):
-                logits = model(val_batch[0])
-                val_loss = criterion(logits, val_batch[1])
-                _backward(model, _plus(val_loss, penalty, net, "arch"), archs)
+                with precision.autocast():
+                    logits = model(val_batch[0])
+                    val_loss = criterion(logits, val_batch[1])
+                precision.backward(_plus(val_loss.float(), penalty, net, "arch"), "arch",
+                                   lambda loss: _backward(model, loss, archs))
             out["val_acc"] = _accuracy(logits.detach(), val_batch[1])
             # Drop the graph before the weight step: kept alive through it, it held 0.6 GiB of
             # resident memory at batch 16 on the DARTS supernet and raised the step's peak from
@@ -224,13 +231,14 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
             lr = w_opt.param_groups[0]["lr"] if xi is None else xi
             crit = criterion if penalty is None else \
                 (lambda out, y: _plus(criterion(out, y), penalty, net, "arch"))
-            d_arch, val_loss = unrolled_arch_gradients(net, batch, val_batch, w_opt, lr, crit)
+            with precision.autocast():  # bf16 only: fp16 is refused with the second order
+                d_arch, val_loss = unrolled_arch_gradients(net, batch, val_batch, w_opt, lr, crit)
             if isinstance(model, nn.parallel.DistributedDataParallel):
                 distributed.average_(d_arch)  # one architecture across ranks
             for p, g in zip(archs, d_arch):
                 p.grad = g
         out["val_loss"] = val_loss.item()
-        a_opt.step()
+        precision.step("arch", a_opt)
         net.apply_op_bias()
 
     joint = update_arch and mode == "onelevel"
@@ -241,18 +249,19 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
         if joint:
             a_opt.zero_grad(set_to_none=True)
         with _frozen(model, [] if joint else archs):
-            logits = model(batch[0])
-            loss = criterion(logits, batch[1])
-            total = _plus(loss, penalty, net, "weights")
+            with precision.autocast():
+                logits = model(batch[0])
+                loss = criterion(logits, batch[1])
+            total = _plus(loss.float(), penalty, net, "weights")
             if joint:
                 total = _plus(total, penalty, net, "arch")
-            _backward(model, total, weights + archs if joint else weights)
+            precision.backward(total, "weights", lambda loss_: _backward(
+                model, loss_, weights + archs if joint else weights))
         loss, logits = loss.detach(), logits.detach()  # the graph goes (see the arch step)
         if clip is not None:
+            precision.unscale(w_opt, "weights")
             nn.utils.clip_grad_norm_(weights, clip)
-        w_opt.step()
-        if joint:
-            a_opt.step()
+        precision.step("weights", w_opt, *((a_opt,) if joint else ()))
     finally:
         if hooks is not None:
             hooks.after_weight_step(net)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import GenospecError, did_you_mean
 from ..runtime import schedules
+from ..runtime.precision import PRECISIONS
 
 SCHEDULES = ("cosine", "step")  # of genospec.runtime.schedules, the ones a training run offers
 
@@ -49,6 +50,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     stop_after: int | None = None     # stop cleanly once this many epochs are done (resumable)
+    precision: str = "fp32"           # autocast dtype: fp32, bf16 or fp16 (runtime.precision)
+    compile: bool = False             # torch.compile the network (runtime.precision)
 
     def __post_init__(self) -> None:
         problems = []
@@ -76,6 +79,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"{name} must be at least 1, not {value}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"unknown precision {self.precision!r} (known: "
+                            f"{', '.join(PRECISIONS)})")
         if problems:
             raise TrainConfigError("; ".join(problems))
 

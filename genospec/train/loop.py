@@ -34,6 +34,8 @@ from ..progress import Reporter, eta
 from ..runtime import checkpoints, tables
 from ..runtime.evaluation import evaluate
 from ..runtime.interrupt import SigintGuard
+from ..runtime.precision import (DTYPES, FP32, Precision, compile_failure, compile_module,
+                                 is_compile_error, prepare_model)
 from .config import TrainConfig, learning_rate
 from .interrupt import TrainingInterrupted
 
@@ -44,7 +46,9 @@ CHECKPOINT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "config": dict, "data": dict, "model": dict, "optimizer": dict, "rng": dict, "epoch": int,
     "step": int, "history": list}
 # Settings that may change between a run and its resumption without changing its results.
-RESUMABLE_CHANGES = ("stop_after", "device")
+RESUMABLE_CHANGES = ("stop_after", "device", "compile")
+# Settings added since the first runs, with the value runs written before them had.
+ADDED_SETTINGS = {"precision": "fp32", "compile": False}
 
 
 class TrainError(GenospecError):
@@ -74,18 +78,21 @@ def _logits(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
-          config: TrainConfig) -> tuple[float, int]:
-    """One SGD step; returns the batch's summed loss and its number of correct predictions."""
-    logits, aux = _logits(model(x))
-    loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-    if aux is not None and config.auxiliary_weight > 0:
-        loss = loss + config.auxiliary_weight * F.cross_entropy(
-            aux, y, label_smoothing=config.label_smoothing)
+          config: TrainConfig, precision: Precision = FP32) -> tuple[float, int]:
+    """One SGD step (forward and loss under ``precision``'s autocast, the loss scaled under
+    fp16); returns the batch's summed loss and its number of correct predictions."""
+    with precision.autocast():
+        logits, aux = _logits(model(x))
+        loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+        if aux is not None and config.auxiliary_weight > 0:
+            loss = loss + config.auxiliary_weight * F.cross_entropy(
+                aux, y, label_smoothing=config.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    precision.backward(loss, "weights", Tensor.backward)
     if config.grad_clip > 0:
+        precision.unscale(optimizer, "weights")
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-    optimizer.step()
+    precision.step("weights", optimizer)
     return loss.item() * len(y), int((logits.argmax(1) == y).sum())
 
 
@@ -126,7 +133,7 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
         raise TrainError(f"cannot resume: {e.message}", hint=e.hint) from None
     saved = state["config"]
     changed = [k for k, v in config.to_dict().items()
-               if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+               if k not in RESUMABLE_CHANGES and saved.get(k, ADDED_SETTINGS.get(k)) != v]
     if changed:
         raise TrainError(f"cannot resume {run_dir}: it was started with different settings",
                          hint=", ".join(f"{k}: {saved.get(k)!r} then, {getattr(config, k)!r} now"
@@ -177,9 +184,10 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
     """
     run_dir, reporter = Path(run_dir), reporter or Reporter()
     device = torch.device(distributed.rank_device(config.device))
+    precision = Precision.for_device(config.precision, device)
     model.to(device)
-    if device.type == "cpu" and hasattr(model, "channels_last"):
-        model.channels_last()  # same function, faster CPU kernels (Network.channels_last)
+    # memory format per device (channels-last on the CPU), cuDNN autotuning on CUDA
+    prepare_model(model, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     train_split, test_split = _splits(dataset, config, device)
@@ -189,6 +197,10 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
                 else _fresh(run_dir, config))
 
     _announce(model, dataset, config, run_dir, device, train_split, test_split, reporter)
+    if config.compile:
+        per_rank = -(-config.batch_size // distributed.world_size())  # the run's shape
+        compile_module(model, torch.zeros(per_rank, *train_split.image_shape, device=device),
+                       "the network", precision=precision)
     augment = Augment(config.crop_padding, config.flip and dataset.hflip, config.cutout)
     steps = num_batches(train_split, config.batch_size)
     last = config.epochs if config.stop_after is None else min(config.epochs, config.stop_after)
@@ -209,7 +221,13 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
                 for x, y in distributed.iterate_shard(
                         train_split, config.batch_size, shuffle=True, seed=config.seed,
                         epoch=epoch, augment=augment, device=device, start=progress.step):
-                    loss_sum, correct = _step(distributed.ddp(model), optimizer, x, y, config)
+                    try:
+                        loss_sum, correct = _step(distributed.ddp(model), optimizer, x, y,
+                                                  config, precision)
+                    except Exception as e:
+                        if config.compile and is_compile_error(e):
+                            raise compile_failure(e, "the network") from None
+                        raise
                     progress.step += 1
                     progress.loss_sum += loss_sum
                     progress.correct += correct
@@ -253,7 +271,9 @@ def _announce(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: 
     split sizes, parameters and the memory estimate."""
     from ..nn.memory import estimate_training_memory, gib
     try:
-        memory = gib(estimate_training_memory(model, train.image_shape, config.batch_size).peak)
+        dtype = DTYPES[config.precision] if config.precision != "fp32" else None
+        memory = gib(estimate_training_memory(model, train.image_shape, config.batch_size,
+                                              autocast=dtype).peak)
     except (RuntimeError, AttributeError, TypeError, ValueError):  # a model it cannot trace
         memory = None
     reporter.event("header", {
