@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import math
 import os
 import pkgutil
 import time
@@ -86,6 +87,25 @@ def test_fp16_needs_cuda(tmp_path):
     assert "Traceback" not in r.stderr and not (tmp_path / "run").exists()
     with pytest.raises(PrecisionError):
         Precision.for_device("fp16", "cpu")
+
+
+def test_training_in_bf16_and_fp16_refused_on_the_cpu(tmp_path):
+    from genospec.data import load_dataset
+    from genospec.train import TrainConfig, train
+    from genospec.train.config import TrainConfigError
+
+    ds = load_dataset("synthetic", n_train=64, n_test=32, num_classes=4, in_chans=1, size=8)
+    net = build_network(loads(GENOTYPE).get("g"), classes=4, in_chans=1, auxiliary=False,
+                        drop_path=0.0)
+    config = TrainConfig(epochs=1, batch_size=16, crop_padding=0, cutout=0, drop_path=0.0,
+                         precision="bf16")
+    report = train(net, ds, config, tmp_path / "run")
+    assert report["status"] == "complete" and math.isfinite(report["test_loss"])
+    assert report["config"]["precision"] == "bf16"
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainConfigError, match="fp16 needs a CUDA device"):
+            replace(config, precision="fp16")
 
 
 # ---- autocast steps ----------------------------------------------------------------------------

@@ -82,6 +82,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             problems.append(f"unknown precision {self.precision!r} (known: "
                             f"{', '.join(PRECISIONS)})")
+        elif self.precision == "fp16" and not str(self.device).startswith("cuda"):
+            problems.append(f"precision fp16 needs a CUDA device, not {self.device!r} (use bf16 "
+                            "on the CPU)")
         if problems:
             raise TrainConfigError("; ".join(problems))
 
