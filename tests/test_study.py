@@ -154,8 +154,8 @@ def test_skips_study(tiny):
     for x in r["results"]:
         s = settings(x["run"])
         rule = {"DARTS": "magnitude", "DARTS-PT": "perturbation", "DOTS": "best_combination"}
-        assert s["select"]["rule"] == rule[x["method"]]
-        assert (s["epochs"], s["subset"]) == (2, [16, 16])  # one budget for every method
+        assert s["select"]["name"] == rule[x["method"]]
+        assert (s["epochs"], s["data"]["subset"]) == (2, [16, 16])  # one budget for every method
         assert s["update"]["mode"] == ("onelevel" if x["method"] == "DOTS" else "bilevel")
         genotype = load(Path(x["run"]) / "genotype.gs").get()
         assert x["normal"] == sum(e.op == x["op"] for e in genotype.cells["normal"].edges())
@@ -174,7 +174,7 @@ def test_edarts_study(tiny):
     for v, (_, subset, per) in zip(r["variants"], want):
         (run,) = v["runs"]
         s = settings(run["run"])
-        assert (s["subset"], s["update"]["per"], s["update"]["order"]) == \
+        assert (s["data"]["subset"], s["update"]["per"], s["update"]["order"]) == \
             (subset, per, "first_order")
         assert v["normal"] == run["normal"] and v["reduce"] == run["reduce"]
         # sparse update: one architecture step per epoch, else one per step
