@@ -108,6 +108,17 @@ def test_training_in_bf16_and_fp16_refused_on_the_cpu(tmp_path):
             replace(config, precision="fp16")
 
 
+def test_fp16_scalers_are_kept_per_phase_and_checkpointed():
+    amp = Precision("fp16", "cpu")  # the scaler's bookkeeping runs anywhere; its steps need CUDA
+    for phase, scale in (("arch", 8.0), ("weights", 1024.0)):
+        amp.scaler(phase).scale(torch.ones(()))
+        amp.scaler(phase).update(new_scale=scale)
+    again = Precision("fp16", "cpu")
+    again.load_state_dict(amp.state_dict())
+    assert (again.scaler("arch").get_scale(), again.scaler("weights").get_scale()) == (8.0, 1024.0)
+    assert Precision("bf16", "cpu").scaler("weights") is None and not Precision().mixed
+
+
 # ---- autocast steps ----------------------------------------------------------------------------
 def _supernet(text: str = ALL_KINDS, cells: int = 3) -> Supernet:
     torch.manual_seed(0)

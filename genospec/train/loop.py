@@ -114,18 +114,20 @@ def _data_facts(dataset: Dataset, train: Split, test: Split) -> dict[str, Any]:
 
 
 def _save(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
-          data: dict[str, Any], progress: _Progress) -> None:
+          data: dict[str, Any], progress: _Progress, precision: Precision = FP32) -> None:
     checkpoints.save(path, "train", {
         "config": config.to_dict(), "data": data,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": capture_rng(),
         "epoch": progress.epoch, "step": progress.step, "loss_sum": progress.loss_sum,
         "correct": progress.correct, "seen": progress.seen, "seconds": progress.seconds,
         "history": progress.history,
+        **({"scalers": precision.state_dict()} if precision.scalers else {}),  # fp16
     })
 
 
 def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-             config: TrainConfig, data: dict[str, Any], device: torch.device) -> _Progress:
+             config: TrainConfig, data: dict[str, Any], device: torch.device,
+             precision: Precision = FP32) -> _Progress:
     try:
         state = checkpoints.load(run_dir / CHECKPOINT, "train", CHECKPOINT_FIELDS,
                                  map_location=device)
@@ -148,6 +150,7 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                          hint=str(e).splitlines()[0]) from None
     optimizer.load_state_dict(state["optimizer"])
     restore_rng(state["rng"])
+    precision.load_state_dict(state.get("scalers"))
     progress = _Progress(state["epoch"], state["step"], state["loss_sum"], state["correct"],
                          state["seen"], state["seconds"], list(state["history"]))
     # Records written after the checkpoint (a crash in between) are dropped; lost ones restored.
@@ -193,7 +196,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
     train_split, test_split = _splits(dataset, config, device)
     data = _data_facts(dataset, train_split, test_split)
     ckpt = run_dir / CHECKPOINT
-    progress = (_restore(run_dir, model, optimizer, config, data, device) if resume
+    progress = (_restore(run_dir, model, optimizer, config, data, device, precision) if resume
                 else _fresh(run_dir, config))
 
     _announce(model, dataset, config, run_dir, device, train_split, test_split, reporter)
@@ -235,7 +238,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
                     reporter.update(1, loss=progress.loss_sum / progress.seen)
                     if stop.requested:
                         progress.seconds = time.perf_counter() - started
-                        _save(ckpt, model, optimizer, config, data, progress)
+                        _save(ckpt, model, optimizer, config, data, progress, precision)
                         raise TrainingInterrupted(run_dir, epoch, progress.step)
                 reporter.close()
                 result = evaluate(model, test_split, config.batch_size, device)
@@ -250,7 +253,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
                     "seconds": time.perf_counter() - started,
                 }
                 progress = _Progress(epoch=epoch + 1, history=[*progress.history, record])
-                _save(ckpt, model, optimizer, config, data, progress)
+                _save(ckpt, model, optimizer, config, data, progress, precision)
                 append_jsonl(run_dir / METRICS, record)
                 tables.write_csv(run_dir / METRICS_CSV, progress.history)
                 left = last - epoch - 1
