@@ -132,17 +132,26 @@ def declaration_lines(module: Any) -> list[str]:
     return lines
 
 
-def pick_declaration(path: str, name: str | None, command: str) -> Any:
-    """Declaration ``name`` of the file at ``path``; without a name the file's only declaration,
-    and with several of them their list on stderr and exit 2 (usage)."""
+def pick_declaration(path: str, name: str | None, command: str, kind: str | None = None) -> Any:
+    """Declaration ``name`` of the file at ``path``. Without a name: the file's only declaration
+    of the ``kind`` the command takes (``"search"``: recipes, ``"genotype"``: genotypes, None:
+    any), and with several of them their list on stderr and exit 2 (usage)."""
     from genospec.lang.loader import load
     module = load(path)
-    if name is None and len(module.order) > 1:
-        click.echo(f"{path} declares {len(module.order)} things; name one:", err=True)
-        for line in declaration_lines(module):
-            click.echo(f"  {line}", err=True)
-        click.echo(f"for example: genospec {command} {path} {module.order[0]}", err=True)
-        sys.exit(2)
+    if name is None:
+        pool = {"search": module.recipes, "genotype": module.genotypes}.get(kind)
+        candidates = [n for n in module.order if pool is None or n in pool]
+        if len(candidates) == 1:
+            return module.get(candidates[0])
+        if len(module.order) > 1:
+            what = f"{len(candidates)} {kind} declarations" if pool is not None and candidates \
+                else f"{len(module.order)} things"
+            click.echo(f"{path} declares {what}; name one:", err=True)
+            for line in declaration_lines(module):
+                click.echo(f"  {line}", err=True)
+            example = candidates[0] if candidates else module.order[0]
+            click.echo(f"for example: genospec {command} {path} {example}", err=True)
+            sys.exit(2)
     return module.get(name)
 
 

@@ -81,7 +81,7 @@ def search(recipe_file: str | None, name: str | None, quick: bool, data: str | N
             raise click.UsageError("give a recipe file (or --resume RUN_DIR)")
         if space_file is not None and start is None:
             raise click.UsageError("--space needs --from STAGE")
-        recipe = pick_declaration(recipe_file, name, "search")
+        recipe = pick_declaration(recipe_file, name, "search", "search")
         if not isinstance(recipe, ir.Recipe):
             raise SpecError(f"'{recipe.name}' in {recipe_file} is a {recipe.kind}, not a search recipe",
                             hint="name a `search` declaration")

@@ -89,7 +89,7 @@ def train(genotype_file: str | None, name: str | None, protocol: str, quick: boo
     else:
         if genotype_file is None:
             raise click.UsageError("give a genotype file (or --resume RUN_DIR)")
-        space = pick_declaration(genotype_file, name, "train")
+        space = pick_declaration(genotype_file, name, "train", "genotype")
         if not isinstance(space, ir.Space):
             raise SpecError(f"'{space.name}' is a search recipe, not a genotype")
         config = make_config(protocol, quick, {**overrides, "device": device})

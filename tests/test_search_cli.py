@@ -91,7 +91,6 @@ def not_busy(stderr: str) -> str:
     (["{recipe}", "tiny_search", "--out", "{tmp}"], 3, "is not empty"),
     (["{recipe}", "tiny_search", "--device", "cuda:7"], 3,
      "no CUDA device"),
-    (["{recipe}"], 2, "declares 2 things; name one:\n  space    tiny\n  search   tiny_search\n"),
     (["{recipe}", "tiny_search", "--epochs", "0"], 2, "--epochs"),
     (["{recipe}", "tiny_search", "--data", "cifar11"], 2, "cifar10"),
     (["{recipe}", "tiny_search", "--seed", "1", "--resume", "{tmp}"], 2, "--resume takes only"),
@@ -106,3 +105,20 @@ def test_search_errors(tmp_path, recipe, args, code, message):
     assert message in r.stderr
     assert r.stdout == ""
     assert "Traceback" not in r.stderr
+
+
+def test_a_file_is_searched_without_a_name_only_when_it_holds_one_recipe(tmp_path, recipe):
+    """The file of the `recipe` fixture declares a space and one recipe: the recipe is the one a
+    search takes. With a second recipe, the command lists the declarations and exits 2."""
+    from pathlib import Path
+
+    from genospec.cli.common import pick_declaration
+    assert pick_declaration(str(recipe), None, "search", "search").name == "tiny_search"
+    two = tmp_path / "two.gs"
+    text = Path(recipe).read_text()
+    two.write_text(text + "\n" + text[text.index("search tiny_search"):].replace(
+        "search tiny_search", "search other_search", 1))
+    r = run("search", two)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "declares 2 search declarations; name one:" in r.stderr
+    assert "  search   tiny_search\n  search   other_search\n" in r.stderr
