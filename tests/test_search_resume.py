@@ -19,6 +19,18 @@ from search_fixtures import DARTS_LIKE, TINY_SPACE, recipe_text, tiny_dataset, w
 
 TESTS = Path(__file__).parent
 STEPS_PER_EPOCH = 4  # 64 training images, batch 16
+# Every run of this file computes at one thread (the killed child process too): a float sum
+# split over another thread count rounds differently, and a CLI test earlier in the same
+# process may have left torch at another count (--threads).
+THREADS = 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(before)
 
 
 class SignalAt(Reporter):
@@ -56,6 +68,8 @@ def _same_run(run: Path, reference) -> None:
 
 KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
+    import torch
+    torch.set_num_threads({threads})
     sys.path.insert(0, {tests!r})
     from search_fixtures import DARTS_LIKE, TINY_SPACE, recipe_text, tiny_dataset, write_recipe
     from test_search_resume import SignalAt
@@ -71,7 +85,7 @@ KILLED_RUN = textwrap.dedent("""
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, reference):
     # killed in the middle of epoch 2, after the checkpoint of epoch 1
     at = STEPS_PER_EPOCH + 2
-    script = KILLED_RUN.format(tests=str(TESTS), tmp=str(tmp_path), at=at)
+    script = KILLED_RUN.format(tests=str(TESTS), tmp=str(tmp_path), at=at, threads=THREADS)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
