@@ -140,7 +140,7 @@ def test_unknown_dataset_and_option():
     with pytest.raises(DataError) as err:
         load_dataset("cifar_10")
     assert "did you mean 'cifar10'" in str(err.value)
-    with pytest.raises(DataError, match="unexpected keyword"):
+    with pytest.raises(DataError, match="dataset synthetic takes no option colour"):
         load_dataset("synthetic", colour=True)
     assert issubclass(DataError, GenospecError)
 

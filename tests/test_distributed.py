@@ -114,10 +114,10 @@ def test_search_cli_nproc(tmp_path):
     tmp, run = tmp_path / "tmp", tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "genospec.cli.main", "search", str(recipe), "--nproc", "2",
-         "--out", str(run), "--quiet"],
+         "--out", str(run)],
         capture_output=True, text=True, env=_env(tmp), timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == f"{run / 'genotype.gs'}\n"  # rank 0 alone prints
+    assert proc.stdout.count(f"{run / 'genotype.gs'}") == 1  # rank 0 alone prints
     assert list(tmp_path.rglob("genotype.gs")) == [run / "genotype.gs"]
     assert not list(tmp.glob("genospec-rank*"))
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2

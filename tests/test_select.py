@@ -254,9 +254,10 @@ def test_ops_only_search_on_a_fixed_path_gives_a_genotype():
 
 
 def test_selection_registry_and_errors():
-    assert SELECTIONS.names() == ["best_combination", "best_per_edge", "best_per_group",
-                                  "fair_threshold", "magnitude", "perturbation",
-                                  "progressive_magnitude", "threshold", "top_k"]
+    # the built-in rules (a plugin loaded by an earlier test may have added its own)
+    assert {"best_combination", "best_per_edge", "best_per_group", "fair_threshold", "magnitude",
+            "perturbation", "progressive_magnitude", "threshold", "top_k"} <= set(SELECTIONS.names())
+    assert SELECTIONS.names() == sorted(SELECTIONS.names())
     c = darts_cell()
     with pytest.raises(SpecError, match="unknown selection rule 'magnitud'") as err:
         select("magnitud", space(c), "normal", rows({}), DARTS_OPS)
