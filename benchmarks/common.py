@@ -221,6 +221,25 @@ def saved_by_node(loss) -> dict[str, float]:
     return {k: v / 2 ** 20 for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])}
 
 
+def profile_step(step, path: str) -> None:
+    """One profiled step; the operator tables sorted by self CPU time and by memory."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True,
+                 record_shapes=True) as prof:
+        step()
+    table = prof.key_averages()
+    by_shape = prof.key_averages(group_by_input_shape=True)
+    Path(path).write_text(
+        "== by self CPU time ==\n"
+        + table.table(sort_by="self_cpu_time_total", row_limit=30)
+        + "\n== by self CPU memory ==\n"
+        + table.table(sort_by="self_cpu_memory_usage", row_limit=30)
+        + "\n== by self CPU time and input shapes ==\n"
+        + by_shape.table(sort_by="self_cpu_time_total", row_limit=60, max_name_column_width=40,
+                         max_shapes_column_width=120))
+
+
 def environment() -> dict:
     """Versions and machine facts recorded next to every result."""
     import platform

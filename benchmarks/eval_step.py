@@ -12,6 +12,7 @@ subprocess (peak RSS per process).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import common
 
@@ -68,12 +69,17 @@ def measure(cfg: dict) -> dict:
             opt.step()
 
     rss_built = common.current_rss_gib()
+    if cfg.get("profile"):
+        step()
+        common.profile_step(step, cfg["profile"])
     result = common.time_steps(step, cfg["warmup"], cfg["steps"])
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
         saved = common.saved_activations_mib(loss)
+        by_node = common.saved_by_node(loss()) if cfg.get("breakdown") else None
     return {**cfg, **result, "threads": threads,
             "weights": sum(p.numel() for p in model.parameters()),
-            "rss_after_build_gib": rss_built, "saved_activations_mib": saved}
+            "rss_after_build_gib": rss_built, "saved_activations_mib": saved,
+            "saved_by_node_mib": by_node}
 
 
 def configs(args: argparse.Namespace) -> list[dict]:
@@ -81,9 +87,11 @@ def configs(args: argparse.Namespace) -> list[dict]:
     base = {"setting": "eval", "batch": args.batch, "channels": args.channels, "cells": 8,
             "classes": 10, "warmup": args.warmup, "steps": args.steps, "threads": args.threads,
             "channels_last": args.channels_last, "bf16": args.bf16,
-            "reference": args.reference}
+            "reference": args.reference, "breakdown": args.breakdown}
     impls = ["genospec"] if args.genospec_only else ["reference", "genospec"]
-    return [{**base, "impl": impl} for impl in impls]
+    return [{**base, "impl": impl,
+             "profile": args.profile and str(Path(args.profile).with_suffix(f".{impl}.txt"))}
+            for impl in impls]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--bf16", action="store_true",
                         help="run the step under torch.autocast('cpu', dtype=torch.bfloat16)")
+    parser.add_argument("--profile", help="write torch.profiler tables to PATH.<impl>.txt")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="list saved activations by autograd node (where the memory goes)")
     return parser
 
 

@@ -152,25 +152,6 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
                  lambda: nn.functional.cross_entropy(model(batch[0]), batch[1]), weights, archs)
 
 
-def _profile(step, path: str) -> None:
-    """One profiled step; the operator tables sorted by self CPU time and by memory."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True,
-                 record_shapes=True) as prof:
-        step()
-    table = prof.key_averages()
-    by_shape = prof.key_averages(group_by_input_shape=True)
-    Path(path).write_text(
-        "== by self CPU time ==\n"
-        + table.table(sort_by="self_cpu_time_total", row_limit=30)
-        + "\n== by self CPU memory ==\n"
-        + table.table(sort_by="self_cpu_memory_usage", row_limit=30)
-        + "\n== by self CPU time and input shapes ==\n"
-        + by_shape.table(sort_by="self_cpu_time_total", row_limit=60, max_name_column_width=40,
-                         max_shapes_column_width=120))
-
-
 def measure(cfg: dict) -> dict:
     """Worker: build one supernet, time its steps (see `common.time_steps`)."""
     import torch
@@ -191,7 +172,7 @@ def measure(cfg: dict) -> dict:
     rss_built = common.current_rss_gib()
     if cfg.get("profile"):
         step()
-        _profile(step, cfg["profile"])
+        common.profile_step(step, cfg["profile"])
     result = common.time_steps(step, cfg["warmup"], cfg["steps"])
     return {**cfg, **result, "threads": threads, "weights": params,
             "checkpointed_cells": wrapped, "rss_after_build_gib": rss_built,

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from genospec.nn.concat import concat_channels
 from genospec.nn.depthwise import depthwise_conv
-from genospec.nn.ops import DilConv, FactorizedReduce, PoolBN, SepConv
+from genospec.nn.ops import DilConv, FactorizedReduce, PoolBN, ReLUConvBN, SepConv
 from genospec.nn.recompute import relu_keeping_input
 from genospec.nn.strided_pointwise import StridedPointwiseConv2d
 
@@ -65,7 +65,8 @@ def _check(out, ref, inputs, ref_inputs, tol: float = 2e-4) -> None:
         assert (g is None) == (r is None)
         if g is not None:
             assert torch.isfinite(g).all()
-            torch.testing.assert_close(g.double(), r, rtol=tol, atol=tol * max(1.0, r.abs().max()))
+            torch.testing.assert_close(g.double(), r.double(), rtol=tol,
+                                       atol=tol * max(1.0, r.abs().max()))
 
 
 def _batchnorm_ok(n: int, h: int, w: int, stride: int) -> bool:
@@ -102,15 +103,21 @@ def _plain_chain(block: DilConv, x: torch.Tensor, w_dw: torch.Tensor, w_pw: torc
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("keep", ["output", "input"])
-@pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled"])
+@pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled", "affine"])
 @pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 2), (5, 2, 2), (3, 2, 1)])
 def test_recomputing_blocks(shape, keep, mode, kernel, stride, dilation):
     n, chs, h, w, _ = shape
     if not _batchnorm_ok(n, h, w, stride):
         pytest.skip("BatchNorm needs more than one value per channel")
     torch.manual_seed(2)
-    block = DilConv(chs, chs, kernel, stride, dilation, affine=keep == "input",
-                    relu=mode == "own_relu", keep=keep)
+    # "affine": an evaluation network's block (its BatchNorm has weight and bias; keeping the
+    # output, the block keeps BatchNorm's input)
+    block = DilConv(chs, chs, kernel, stride, dilation, affine=keep == "input" or mode == "affine",
+                    relu=mode in ("own_relu", "affine"), keep=keep)
+    if mode == "affine":
+        with torch.no_grad():
+            block[3].weight.uniform_(0.5, 1.5)
+            block[3].bias.uniform_(-0.5, 0.5)
     if shape[4] != "contiguous":
         block = block.to(memory_format=torch.channels_last)
     x = _input(shape, seed=3)
@@ -119,9 +126,12 @@ def test_recomputing_blocks(shape, keep, mode, kernel, stride, dilation):
     ref_params = [p.detach().double().requires_grad_(True) for p in params]
     scale = torch.tensor(0.7, requires_grad=True)
     ref_scale = scale.detach().double().requires_grad_(True)
-    if mode == "own_relu":
+    if mode in ("own_relu", "affine"):
         out = block(x)
         ref = _plain_chain(block, rx, *ref_params)
+        if mode == "affine":  # BatchNorm's weight and bias take gradients too
+            params = params + [block[3].weight, block[3].bias]
+            ref_params = ref_params + [block[3].weight, block[3].bias]
     elif mode == "shared_relu":
         out = block(relu_keeping_input(x), pre=x)
         ref = _plain_chain(block, rx, *ref_params)
@@ -211,4 +221,48 @@ def test_factorized_reduce(shape):
     ref = F.batch_norm(ref, None, None, fr.bn.weight.double(), fr.bn.bias.double(),
                        training=True, eps=fr.bn.eps)
     out = fr(x)
+    # the CPU path: ReLU on the two subsampled grids, one gradient assembly for x
+    assert "_SubsampledGridsBackward" in _graph_nodes(out)
+    assert "ReluBackward0" in _graph_nodes(out)
     _check(out, ref, (x, fr.conv_a.weight, fr.conv_b.weight), (rx, wa, wb), tol=1e-3)
+
+
+def _graph_nodes(out: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes behind ``out``."""
+    names, visited, todo = set(), set(), [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or node in visited:
+            continue
+        visited.add(node)
+        names.add(node.name())
+        todo.extend(n for n, _ in node.next_functions)
+    return names
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+@pytest.mark.parametrize("affine", [False, True])
+def test_preprocessing_relu_pointwise_batchnorm(shape, affine):
+    """A cell's preprocessing (ReLU, 1x1 convolution, BatchNorm) as a recomputing block."""
+    n, chs, h, w, _ = shape
+    if not _batchnorm_ok(n, h, w, 1):
+        pytest.skip("BatchNorm needs more than one value per channel")
+    torch.manual_seed(15)
+    block = ReLUConvBN(chs, 5, 1, affine=affine).to(memory_format=torch.channels_last)
+    if affine:
+        with torch.no_grad():
+            block[2].weight.uniform_(0.5, 1.5)
+            block[2].bias.uniform_(-0.5, 0.5)
+    x = _input(shape, seed=16)
+    rx, rw = _reference(x), _reference(block[1].weight)
+    out = block(x)
+    assert out.grad_fn.name() == "_ChainBackward"
+    bn = block[2]
+    ref = F.batch_norm(F.conv2d(torch.relu(rx), rw), None, None,
+                       None if bn.weight is None else bn.weight.double(),
+                       None if bn.bias is None else bn.bias.double(), training=True, eps=bn.eps)
+    params, ref_params = [block[1].weight], [rw]
+    if affine:
+        params += [bn.weight, bn.bias]
+        ref_params += [bn.weight, bn.bias]
+    _check(out, ref, (x, *params), (rx, *ref_params), tol=1e-3)

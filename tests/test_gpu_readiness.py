@@ -182,7 +182,10 @@ def test_memory_estimate_accounts_for_precision():
     full = estimate_training_memory(net, (1, 16, 16), 32)
     half = estimate_training_memory(net, (1, 16, 16), 32, autocast=torch.bfloat16)
     assert full.cast_weights == 0
-    assert half.activations < 0.6 * full.activations  # bf16 activations: about half (0.50)
+    # float32 runs genospec's blocks that keep less (about 3/4 of plain autograd here); bf16
+    # autocast turns them off and keeps plain autograd's activations at half the bytes: 0.74.
+    # An estimate blind to precision would give bf16 about 1.35 times float32's.
+    assert half.activations < 0.8 * full.activations
     # autocast's bf16 copies of the convolution weights: counted once, at most half the weights
     assert 0 < half.cast_weights <= full.weights // 2 + 1
     assert (half.weights, half.states) == (full.weights, full.states)
@@ -211,8 +214,10 @@ def _custom_functions() -> set[str]:
     return found
 
 
-# dtype-agnostic: a ReLU's backward from its input, a concatenation's dense gradients
-AUTOCAST_SAFE = {"_ReLUKeepingInputBackward", "_ConcatChannelsBackward"}
+# dtype-agnostic: a ReLU's backward from its input, a concatenation's dense gradients, the
+# gradient of FactorizedReduce's two subsampled grids
+AUTOCAST_SAFE = {"_ReLUKeepingInputBackward", "_ConcatChannelsBackward",
+                 "_SubsampledGridsBackward"}
 
 
 def _graph_nodes(t: torch.Tensor) -> set[str]:

@@ -243,12 +243,25 @@ def test_a_vanishing_scale_is_applied_outside_batchnorm():
         recomputed_chain(x, block[1], block[2], block[3], scale=torch.tensor(1e-30))
 
 
-def test_affine_block_keeping_its_output_runs_plain_autograd():
-    """Only an affine-free BatchNorm's output is the normalised activation backward runs from."""
-    block = DilConv(4, 4, 3, 1, 2, affine=True)
-    assert block.keep == "output"
-    out = block(torch.randn(2, 4, 8, 8, requires_grad=True))
-    assert out.grad_fn.name() == "NativeBatchNormBackward0"
+def test_affine_block_keeps_batchnorm_input_instead_of_its_output():
+    """Only an affine-free BatchNorm's output is the normalised activation backward can run
+    from: an evaluation network's separable convolution (affine BatchNorm) keeps each block's
+    input and pointwise output: four activations where plain autograd keeps six."""
+    torch.manual_seed(4)
+    block = SepConv(8, 8, 3, 1, affine=True)
+    assert block[0].keep == "output"
+    x = torch.randn(2, 8, 16, 16, requires_grad=True)
+    out, kept = _big_saved(block, x)
+    assert out.grad_fn.name() == "_ChainBackward"
+    assert x.untyped_storage().data_ptr() in kept
+    assert out.untyped_storage().data_ptr() not in kept
+    # x, the first block's pointwise output and output (the second block's input), the second
+    # block's pointwise output
+    assert len(kept) == 4
+    plain = SepConv(8, 8, 3, 1, affine=True, keep="all")
+    plain.load_state_dict(block.state_dict())
+    _, plain_kept = _big_saved(plain, x)
+    assert len(plain_kept) == 6  # per block the ReLU's, depthwise and pointwise outputs
 
 
 @pytest.mark.parametrize("keep", ["output", "input", "all"])

@@ -19,6 +19,7 @@ from ..ir import Cell, Edge, OpDef
 from .concat import concat_channels
 from .capabilities import OpBuild
 from .ops import FactorizedReduce, ReLUConvBN, build_op, op_capabilities
+from .recompute import shared_relu
 
 EdgeBuilder = Callable[[Edge, int, int, bool], nn.Module]
 
@@ -27,13 +28,16 @@ class SingleOpEdge(nn.Module):
     """An edge running one op; any mixing weight passed to it is ignored. ``after_relu``: the op
     was built without its leading ReLU, and the cell hands it the source node's shared ReLU."""
 
-    def __init__(self, op: nn.Module, after_relu: bool = False):
+    def __init__(self, op: nn.Module, after_relu: bool = False, keeps_pre: bool = False):
         super().__init__()
         self.op = op
         self.after_relu = after_relu
+        self.keeps_pre = keeps_pre  # the op takes ``pre=`` (capability ``keeps_pre_relu``)
 
-    def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return self.op(x)
+    def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None,
+                pre: torch.Tensor | None = None) -> torch.Tensor:
+        """``pre``: the tensor ``x = relu(pre)`` came from, for an op that keeps it instead."""
+        return self.op(x) if pre is None else self.op(x, pre=pre)
 
     @property
     def is_identity(self) -> bool:
@@ -51,9 +55,10 @@ def single_op_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
                             "an evaluation network needs a genotype") from None
         if name not in ops:
             raise SpecError(f"edge {edge.src}->{edge.dst}: op {name!r} is not in the op library")
-        after_relu = op_capabilities(ops[name]).leading_relu
-        return SingleOpEdge(build_op(ops[name], chs, stride, affine, OpBuild(relu=not after_relu)),
-                            after_relu)
+        caps = op_capabilities(ops[name])
+        return SingleOpEdge(build_op(ops[name], chs, stride, affine,
+                                     OpBuild(relu=not caps.leading_relu)),
+                            caps.leading_relu, caps.leading_relu and caps.keeps_pre_relu)
 
     return build
 
@@ -98,6 +103,7 @@ class CompiledCell(nn.Module):
         # node (computed and kept once, however many edges leave the node); supernet edges share
         # theirs inside `MixedEdge`
         self._after_relu = [getattr(m, "after_relu", False) for m in edges]
+        self._keeps_pre = [getattr(m, "keeps_pre", False) for m in edges]
         # supernet edges (`MixedEdge`) share, per source node, what they compute alike
         self._shares = [getattr(m, "shares_across_edges", False) for m in edges]
         out = cell.output
@@ -118,13 +124,13 @@ class CompiledCell(nn.Module):
             for k, src in incoming:
                 edge = self.edges[k]
                 x = nodes[src]
+                pre = None
                 if self._after_relu[k]:
-                    node = shared.setdefault(src, {})
-                    if "relu" not in node:
-                        node["relu"] = torch.relu(x)
-                    x = node["relu"]
+                    # computed once per source node; on the CPU under autograd it keeps x, and
+                    # the ops that keep x as well (`keeps_pre`) recompute from it
+                    pre, x = x, shared_relu(x, shared.setdefault(src, {}))
                 if edge_weights is None:
-                    h = edge(x)
+                    h = edge(x, pre=pre) if self._keeps_pre[k] else edge(x)
                 elif self._shares[k]:
                     h = edge(x, edge_weights[k], shared.setdefault(src, {}))
                 else:

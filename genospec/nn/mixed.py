@@ -41,7 +41,7 @@ from ..ir import Edge, OpDef
 from .capabilities import OpBuild
 from .cell import EdgeBuilder
 from .ops import build_op, op_capabilities
-from .recompute import relu_keeping_input
+from .recompute import shared_relu
 
 
 class EdgeMix(NamedTuple):
@@ -81,18 +81,6 @@ class MixedEdge(nn.Module):
         # sharing across edges rests on an affine-free BatchNorm: the same output on every edge
         self._per_source = tuple(c.shared_per_source and not affine for c in caps)
 
-    @staticmethod
-    def _shared_relu(x: Tensor, shared: dict) -> Tensor:
-        """The edge's one ReLU, taken from (or left in) ``shared`` under ``"relu"``. Under
-        autograd on the CPU its backward uses ``x`` (held anyway) and its output lives only
-        through the forward where the ops recompute from ``x``."""
-        if "relu" not in shared:
-            if x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
-                shared["relu"] = relu_keeping_input(x)
-            else:
-                shared["relu"] = torch.relu(x)
-        return shared["relu"]
-
     def forward(self, x: Tensor, mix: EdgeMix, shared: dict | None = None) -> Tensor:
         """``sum_o w_o * op_o(x)`` over the active ops. ``shared``: what the edges leaving the
         same node compute once for ``x`` (its ReLU, pooling+BatchNorm); the cell passes one dict
@@ -107,7 +95,7 @@ class MixedEdge(nn.Module):
             options: dict = {}
             if self._after_relu[i]:
                 if relu_x is None:
-                    relu_x = self._shared_relu(x, {} if shared is None else shared)
+                    relu_x = shared_relu(x, {} if shared is None else shared)
                 h_in = relu_x
                 if self._pre[i]:  # it keeps x, not relu_x
                     options["pre"] = x

@@ -27,7 +27,7 @@ from .concat import concat_channels
 from .depthwise import DepthwiseConv2d
 from .pool_bn import can_recompute_pool, recomputed_pool_bn, shared_pool_bn
 from .recompute import KEEP_MODES, can_recompute, can_scale, recomputed_chain
-from .strided_pointwise import conv2d
+from .strided_pointwise import StridedPointwiseConv2d, conv2d, subsampled_grids
 from ..oplib import KindSignature
 
 OpBuilder = Callable[..., nn.Module]  # (op, chs, stride, affine[, build]) -> module
@@ -146,7 +146,13 @@ def _relu(on: bool) -> nn.Module:
 
 
 class ReLUConvBN(nn.Sequential):
-    """ReLU, bias-free convolution, BatchNorm (``relu=False``: without the ReLU)."""
+    """ReLU, bias-free convolution, BatchNorm (``relu=False``: without the ReLU).
+
+    With a 1x1 convolution (a cell's preprocessing) on the CPU under autograd it is a
+    recomputing block (`genospec.nn.recompute`, no depthwise convolution): it keeps its input
+    and BatchNorm's output (affine-free) or input (affine), not the ReLU's output, and the 1x1
+    convolution is a matrix product in channels-last memory. The two cells reading a cell's
+    output then keep that output once instead of one ReLU output each."""
 
     def __init__(self, in_chs: int, out_chs: int, kernel: int | tuple[int, int], stride: int = 1,
                  padding: int | tuple[int, int] = 0, dilation: int = 1, affine: bool = True,
@@ -157,16 +163,22 @@ class ReLUConvBN(nn.Sequential):
             nn.BatchNorm2d(out_chs, affine=affine),
         )
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        relu, conv, bn = self
+        if isinstance(relu, nn.ReLU) and can_recompute(x, None, conv, bn, "output"):
+            return recomputed_chain(x, None, conv, bn, "output")
+        return bn(conv(relu(x)))
+
 
 class DilConv(nn.Sequential):
     """ReLU, depthwise kxk convolution (dilated), pointwise 1x1 convolution, BatchNorm.
 
     ``relu=False`` builds it without its ReLU: it then runs on ``relu(x)`` computed once for a
     whole edge or node. ``keep`` says what a training forward keeps for backward on the CPU
-    (`genospec.nn.recompute`): ``"output"`` (default) its input and output, where BatchNorm is
-    affine-free (search); ``"input"`` its input alone (`supernet checkpoint ops`); ``"all"``
-    plain autograd. Where the chosen way does not apply (GPU, no autograd, affine BatchNorm with
-    ``"output"``, no ReLU and no ``pre``) it is plain autograd.
+    (`genospec.nn.recompute`): ``"output"`` (default) its input and output where BatchNorm is
+    affine-free (search), its input and BatchNorm's input where it is affine (evaluation);
+    ``"input"`` its input alone (`supernet checkpoint ops`); ``"all"`` plain autograd. Where the
+    chosen way does not apply (GPU, no autograd, no ReLU and no ``pre``) it is plain autograd.
     """
 
     def __init__(self, in_chs: int, out_chs: int, kernel: int, stride: int, dilation: int,
@@ -247,7 +259,10 @@ class PoolBN(nn.Sequential):
 
 class FactorizedReduce(nn.Module):
     """Halve the resolution with two stride-2 1x1 convolutions, one shifted by a pixel
-    (`genospec.nn.strided_pointwise`: on the CPU they subsample, then convolve)."""
+    (`genospec.nn.strided_pointwise`: on the CPU they subsample, then convolve). On the CPU the
+    ReLU runs on the two subsampled grids (it commutes with subsampling and zero padding), so
+    backward keeps two quarter-size tensors instead of the ReLU's full-size output and the
+    grids' copies, and assembles the input's gradient in one pass (`subsampled_grids`)."""
 
     def __init__(self, in_chs: int, out_chs: int, affine: bool = True):
         super().__init__()
@@ -257,6 +272,13 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(out_chs, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and x.dim() == 4 and \
+                isinstance(self.conv_a, StridedPointwiseConv2d) and self.conv_a.stride == (2, 2) \
+                and self.conv_b.stride == (2, 2) and self.conv_a.padding == (0, 0):
+            even, odd = subsampled_grids(x)
+            return self.bn(concat_channels([
+                nn.functional.conv2d(torch.relu(even), self.conv_a.weight, self.conv_a.bias),
+                nn.functional.conv2d(torch.relu(odd), self.conv_b.weight, self.conv_b.bias)]))
         x = self.relu(x)
         shifted = x[:, :, 1:, 1:]  # a view: the backward saves no second copy of x
         if x.shape[-2] % 2 or x.shape[-1] % 2:

@@ -16,6 +16,11 @@ forward and keeps instead:
   weight gradients; when they do not (the architecture phase of a search, which freezes the
   weights) nothing is recomputed at all. A separable convolution keeps two activations instead of
   five, a dilated one one instead of three.
+- ``keep="output"`` with an affine BatchNorm (evaluation networks): its output cannot stand in
+  for the normalised activation, so the block keeps ``x`` and the pointwise output (BatchNorm's
+  input), and backward recomputes the ReLU and the depthwise output for the weight gradients.
+  Plain autograd keeps the ReLU's output, the depthwise output and the pointwise output: one
+  activation instead of three per block.
 - ``keep="input"`` (`supernet checkpoint ops`): ``x`` alone; backward recomputes both
   convolutions and runs BatchNorm's backward from the recomputed pointwise output. A separable
   convolution keeps one activation (its second block's input), a dilated one none.
@@ -39,11 +44,11 @@ from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad
 KEEP_MODES = ("output", "input", "all")  # "all": plain autograd, everything kept
 
 
-def _chain_after_relu(r: Tensor, dw: DepthwiseConv2d, w_dw: Tensor, w_pw: Tensor,
+def _chain_after_relu(r: Tensor, dw: DepthwiseConv2d | None, w_dw: Tensor | None, w_pw: Tensor,
                       gamma: Tensor | None, beta: Tensor | None, eps: float) -> Tensor:
     """The chain after its ReLU under autograd, in batch-statistics mode, without touching the
     running statistics (for double backward)."""
-    h = F.conv2d(_depthwise(r, dw, w_dw), w_pw)
+    h = F.conv2d(r if dw is None else _depthwise(r, dw, w_dw), w_pw)
     return F.batch_norm(h, None, None, gamma, beta, training=True, eps=eps)
 
 
@@ -57,24 +62,25 @@ class _Chain(torch.autograd.Function):
     either way the block keeps the tensor before the ReLU, which the graph holds anyway."""
 
     @staticmethod
-    def forward(ctx, x, pre, w_dw, w_pw, gamma, beta, scale, block, keep_output):
+    def forward(ctx, x, pre, w_dw, w_pw, gamma, beta, scale, block, kept):
         dw, _, bn = block
-        ctx.block = block
+        ctx.block, ctx.kept = block, kept
         ctx.relu_inside = pre is None
         r = torch.relu(x) if pre is None else x
-        p = _pointwise(_depthwise(r, dw, w_dw), w_pw)
+        p = _pointwise(r if dw is None else _depthwise(r, dw, w_dw), w_pw)
         del r
         # a scale (affine-free BatchNorm only) is BatchNorm's weight: the output comes scaled
         weight = None if scale is None else scale.expand(p.shape[1]).contiguous()
         out, mean, invstd = _batch_norm_updating_stats(p, bn, weight)
+        saved = {"output": out, "bn_input": p}.get(kept)
         del p
-        ctx.save_for_backward(x if pre is None else pre, out if keep_output else None, w_dw,
+        ctx.save_for_backward(x if pre is None else pre, saved, w_dw,
                               w_pw, gamma, beta, scale, mean, invstd)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, y, w_dw, w_pw, gamma, beta, scale, mean, invstd = ctx.saved_tensors  # x: pre-ReLU
+        x, kept, w_dw, w_pw, gamma, beta, scale, mean, invstd = ctx.saved_tensors  # x: pre-ReLU
         dw, _, bn = ctx.block
         needed = ctx.needs_input_grad
         if torch.is_grad_enabled():  # a double backward: differentiate the recomputed chain
@@ -96,11 +102,11 @@ class _Chain(torch.autograd.Function):
         want_scale = scale is not None and needed[6]
         r = d = None
         g_scale = None
-        if want_weights or y is None:
+        if want_weights or ctx.kept == "input":
             r = torch.relu(x)
-            d = _depthwise(r, dw, w_dw)
-        if y is None:  # keep="input": BatchNorm's backward from the recomputed pointwise output
-            p = _pointwise(d, w_pw)
+            d = r if dw is None else _depthwise(r, dw, w_dw)
+        if ctx.kept != "output":  # BatchNorm's backward from the pointwise output: kept, or
+            p = kept if ctx.kept == "bn_input" else _pointwise(d, w_pw)  # recomputed
             weight = gamma if scale is None else scale.expand(p.shape[1]).contiguous()
             g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
                 grad, p, weight, None, None, mean, invstd, True, bn.eps,
@@ -109,18 +115,22 @@ class _Chain(torch.autograd.Function):
             if scale is not None:  # BatchNorm's weight gradient is the scale's, per channel
                 g_scale, g_gamma = (g_gamma.sum() if want_scale else None), None
         else:
-            g_p, g_scale = _batch_norm_backward_from_output(grad, y, invstd, scale, want_scale)
+            g_p, g_scale = _batch_norm_backward_from_output(grad, kept, invstd, scale, want_scale)
             g_gamma = g_beta = None
         if not needed[2]:
             r = None
-        g_d, g_pw = _pointwise_grads(g_p, d, w_pw, True, needed[3])
+        # the depthwise weight's gradient needs the pointwise input's gradient too
+        g_d, g_pw = _pointwise_grads(g_p, d, w_pw, needed[0] or needed[2], needed[3])
         del d, g_p
-        stride, padding, dilation = dw.stride[0], dw.padding[0], dw.dilation[0]
-        g_dw = _weight_grad(g_d, r, w_dw, stride, padding, dilation) if needed[2] else None
+        if dw is None:  # ReLU -> pointwise -> BatchNorm: d is the ReLU's output
+            g_dw, g_x = None, g_d
+        else:
+            stride, padding, dilation = dw.stride[0], dw.padding[0], dw.dilation[0]
+            g_dw = _weight_grad(g_d, r, w_dw, stride, padding, dilation) if needed[2] else None
+            g_x = _input_grad(g_d, w_dw, x.shape, stride, padding, dilation) if needed[0] \
+                else None
         del r
-        g_x = None
         if needed[0]:
-            g_x = _input_grad(g_d, w_dw, x.shape, stride, padding, dilation)
             if ctx.relu_inside:  # x > 0 exactly where relu(x) > 0
                 g_x = torch.ops.aten.threshold_backward(g_x, x, 0)
         return (g_x, None, g_dw, g_pw, g_gamma if needed[4] else None,
@@ -145,6 +155,19 @@ def relu_keeping_input(x: Tensor) -> Tensor:
     """An edge's shared ReLU for recomputing blocks (`recomputed_chain` with ``pre``): the
     output lives only as long as the forward needs it."""
     return _ReLUKeepingInput.apply(x)
+
+
+def shared_relu(x: Tensor, shared: dict) -> Tensor:
+    """A source node's one ReLU, taken from (or left in) ``shared`` under ``"relu"``, for the
+    ops built without their own. Under autograd on the CPU its backward uses ``x`` (held
+    anyway) and its output lives only through the forward where the ops recompute from ``x``
+    (`relu_keeping_input`)."""
+    if "relu" not in shared:
+        if x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
+            shared["relu"] = relu_keeping_input(x)
+        else:
+            shared["relu"] = torch.relu(x)
+    return shared["relu"]
 
 
 def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor,
@@ -238,10 +261,10 @@ def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | N
                                             bn.eps)
 
 
-def recomputed_chain(x: Tensor, dw: DepthwiseConv2d, pw: nn.Conv2d, bn: nn.BatchNorm2d,
+def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: nn.BatchNorm2d,
                      keep: str = "output", pre: Tensor | None = None,
                      scale: Tensor | None = None) -> Tensor:
-    """``bn(pw(dw(relu(x))))`` keeping ``x`` (and with ``keep="output"`` the result) for
+    """``bn(pw(dw(relu(x))))`` (``dw=None``: ``bn(pw(relu(x)))``) keeping ``x`` (and with ``keep="output"`` the result) for
     backward (module docstring). With ``pre``, ``x`` is ``relu(pre)`` already computed (an edge's
     shared ReLU, `relu_keeping_input`): the block computes ``bn(pw(dw(x)))``, keeps ``pre``
     instead of ``x`` and hands the gradient to ``x``. With ``scale`` (a 0-d tensor, affine-free
@@ -253,8 +276,9 @@ def recomputed_chain(x: Tensor, dw: DepthwiseConv2d, pw: nn.Conv2d, bn: nn.Batch
     if scale is not None and not can_scale(scale, bn):
         raise ValueError("a scaled block needs an affine-free BatchNorm and a 0-d scale that is "
                          "not tiny (can_scale)")
-    return _Chain.apply(x, pre, dw.weight, pw.weight, bn.weight, bn.bias, scale, (dw, pw, bn),
-                        keep == "output")
+    kept = "input" if keep == "input" else "bn_input" if bn.affine else "output"
+    return _Chain.apply(x, pre, None if dw is None else dw.weight, pw.weight, bn.weight,
+                        bn.bias, scale, (dw, pw, bn), kept)
 
 
 def can_scale(scale: Tensor, bn: nn.Module) -> bool:
@@ -267,13 +291,20 @@ def can_scale(scale: Tensor, bn: nn.Module) -> bool:
             and 1e-15 < abs(float(scale.detach())) < 1e15)
 
 
-def can_recompute(x: Tensor, dw: nn.Module, pw: nn.Module, bn: nn.Module, keep: str) -> bool:
-    """Whether `recomputed_chain` applies: a training-mode chain under autograd, on the CPU;
-    keeping the output needs an affine-free BatchNorm (its output is then the normalised
-    activation, from which backward runs)."""
+def can_recompute(x: Tensor, dw: nn.Module | None, pw: nn.Module, bn: nn.Module, keep: str
+                  ) -> bool:
+    """Whether `recomputed_chain` applies: a training-mode chain under autograd, on the CPU
+    (``keep="output"`` with an affine BatchNorm keeps the pointwise output instead of the
+    block's output)."""
     if keep not in ("output", "input"):
         return False
-    return (isinstance(dw, DepthwiseConv2d) and dw.fast_backward(x) and isinstance(pw, nn.Conv2d)
-            and pw.kernel_size == (1, 1) and pw.stride == (1, 1) and pw.bias is None
-            and pw.groups == 1 and isinstance(bn, nn.BatchNorm2d) and bn.training
-            and (keep == "input" or not bn.affine))
+    if dw is None:  # ReLU -> pointwise -> BatchNorm (a cell's preprocessing)
+        fast = (x.device.type == "cpu" and x.dim() == 4 and torch.is_grad_enabled()
+                and (x.requires_grad or pw.weight.requires_grad) and x.dtype == pw.weight.dtype
+                and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
+    else:
+        fast = isinstance(dw, DepthwiseConv2d) and dw.fast_backward(x)
+    return (fast and isinstance(pw, nn.Conv2d)
+            and pw.kernel_size == (1, 1) and pw.stride == (1, 1) and pw.padding == (0, 0)
+            and pw.bias is None and pw.padding_mode == "zeros"
+            and pw.groups == 1 and isinstance(bn, nn.BatchNorm2d) and bn.training)

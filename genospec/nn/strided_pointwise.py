@@ -43,6 +43,49 @@ class StridedPointwiseConv2d(nn.Conv2d):
         return F.conv2d(sub, self.weight, self.bias)
 
 
+class _SubsampledGrids(torch.autograd.Function):
+    """``x[:, :, ::2, ::2]`` and the grid shifted by one pixel, ``x[:, :, 1::2, 1::2]``
+    (zero-padded at the bottom and right to the first grid's size for odd inputs), each dense
+    in ``x``'s memory format. The two grids share no element, so backward writes both gradients
+    into one zero tensor: one fill and two copies, where slicing under autograd fills a zero
+    tensor of ``x``'s size per slice and adds them."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape, ctx.layout = x.shape, _layout(x)
+        h, w = x.shape[-2:]
+        even = x[:, :, ::2, ::2].contiguous(memory_format=ctx.layout)
+        odd = x[:, :, 1::2, 1::2]
+        if h % 2 or w % 2:
+            odd = F.pad(odd, (0, w % 2, 0, h % 2))
+        return even, odd.contiguous(memory_format=ctx.layout)
+
+    @staticmethod
+    def backward(ctx, g_even, g_odd):
+        like = g_even if g_even is not None else g_odd
+        g = torch.empty(ctx.shape, dtype=like.dtype, device=like.device,
+                        memory_format=ctx.layout).zero_()
+        h, w = ctx.shape[-2:]
+        if g_even is not None:
+            g[:, :, ::2, ::2] = g_even
+        if g_odd is not None:
+            g[:, :, 1::2, 1::2] = g_odd[:, :, :h // 2, :w // 2]
+        return g
+
+
+def subsampled_grids(x: Tensor) -> tuple[Tensor, Tensor]:
+    """The two stride-2 grids a FactorizedReduce convolves: ``x[:, :, ::2, ::2]`` and
+    ``x[:, :, 1::2, 1::2]`` padded to the same size (what ``pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]``
+    subsampled by 2 reads), dense; under autograd their gradient is assembled in one pass."""
+    if torch.is_grad_enabled() and x.requires_grad and not torch.compiler.is_compiling():
+        return _SubsampledGrids.apply(x)
+    return _SubsampledGrids.forward(_Ctx(), x)  # plain tensor operations
+
+
+class _Ctx:
+    """A stand-in for autograd's context when `_SubsampledGrids.forward` runs as a function."""
+
+
 def _layout(x: Tensor) -> torch.memory_format:
     """The memory format whose element order ``x`` follows, views included: channels-last
     where channels are adjacent in memory (the shifted view of FactorizedReduce is one)."""
