@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genospec.nn import depthwise
 from genospec.nn.concat import concat_channels
 from genospec.nn.depthwise import depthwise_conv
 from genospec.nn.ops import DilConv, FactorizedReduce, PoolBN, ReLUConvBN, SepConv
@@ -77,7 +78,10 @@ def _batchnorm_ok(n: int, h: int, w: int, stride: int) -> bool:
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (3, 2, 1), (5, 2, 1), (3, 1, 2),
                                                     (3, 2, 2), (5, 2, 2), (1, 2, 1)])
-def test_depthwise_convolution(shape, kernel, stride, dilation):
+@pytest.mark.parametrize("path", ["rule", "decomposed"])
+def test_depthwise_convolution(shape, kernel, stride, dilation, path, monkeypatch):
+    if path == "decomposed":  # the weight gradient's sub-grid decomposition, whatever the size
+        monkeypatch.setattr(depthwise, "_weight_grad_plan", lambda *args: 3)
     x = _input(shape)
     chs = shape[1]
     pad = dilation * (kernel - 1) // 2

@@ -79,11 +79,13 @@ def test_phase_terms_cover_every_tap_and_output_once():
 
 
 def test_weight_grad_plan_rule():
-    assert _weight_grad_plan(3, 2, 2, 16) == 3
-    assert _weight_grad_plan(5, 1, 1, 32) == 3
-    assert _weight_grad_plan(5, 1, 2, 8) == 3
-    assert _weight_grad_plan(3, 1, 1, 32) is None
-    assert _weight_grad_plan(5, 1, 2, 32) is None
+    big, mid, small = 64 * 16 * 32 * 32, 32 * 16 * 16 * 16, 8 * 8 * 32 * 32
+    assert _weight_grad_plan(3, 2, 2, small) == 3 and _weight_grad_plan(5, 2, 2, big) == 3
+    assert _weight_grad_plan(3, 1, 2, big) == 3 and _weight_grad_plan(3, 1, 2, mid) == 3
+    assert _weight_grad_plan(3, 1, 2, small) is None
+    assert _weight_grad_plan(5, 1, 2, big) == 3 and _weight_grad_plan(5, 1, 2, mid) is None
+    assert _weight_grad_plan(5, 1, 1, big) == 3 and _weight_grad_plan(5, 1, 1, mid) is None
+    assert _weight_grad_plan(3, 1, 1, big) is None
 
 
 def test_plain_convolution_where_no_gradient_is_taken():

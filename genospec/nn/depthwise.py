@@ -75,20 +75,26 @@ def _taps(run: tuple[int, ...]) -> slice:
     return slice(run[0], run[-1] + 1, run[1] - run[0] if len(run) > 1 else 1)
 
 
-def _weight_grad_plan(kernel: int, stride: int, dilation: int, out_size: int) -> int | None:
-    """Tap block size for the phase-decomposed weight gradient, or None for oneDNN's own.
+def _weight_grad_plan(kernel: int, stride: int, dilation: int, numel: int) -> int | None:
+    """Tap block size for the phase-decomposed weight gradient, or None for oneDNN's own;
+    ``numel``: elements of the output gradient (batch x channels x height x width).
 
-    Measured (two cores, batch 64, channels-last; benchmarks/README.md): oneDNN's weight
-    gradient is slow for stride 2 with dilation 2 (10-25 ms against 2-6 ms decomposed), for 5x5
-    at 16x16 and up (7.0 against 5.1 ms at 32x32) and for dilated 5x5 at 8x8 and below (19
-    against 7 ms); elsewhere it wins.
+    Measured per call (two cores, channels-last, 2026-12-07; benchmarks/README.md), oneDNN's
+    weight gradient against the decomposition: stride 2 with dilation 2 3.8 against 0.7 ms
+    (3x3) and 8.1 against 2.1 ms (5x5) at [64, 16, 32, 32]; dilated 3x3 at stride 1 12.0
+    against 2.6 ms there and 1.7 against 1.2 ms at [32, 16, 16, 16], but 0.7 against 1.3 ms at
+    [8, 8, 32, 32]; dilated 5x5 at stride 1 27.8 against 8.3 ms at [64, 16, 32, 32] and 11.1
+    against 5.5 ms at [64, 64, 8, 8], slower below 200k elements (4.1 against 4.6 ms at
+    [32, 16, 16, 16]); undilated 5x5 4.7 against 4.3 ms at [64, 16, 32, 32], slower below
+    (0.6 against 0.9 ms at [32, 16, 16, 16]). Small tensors go to oneDNN, whose one call costs
+    less than the decomposition's several.
     """
     if stride > 1 and dilation > 1:
         return 3
-    if stride == 1 and kernel > 3 and dilation == 1 and out_size >= 16:
-        return 3
-    if stride == 1 and kernel > 3 and dilation > 1 and out_size <= 8:
-        return 3
+    if stride == 1 and dilation > 1:
+        return 3 if numel >= (100_000 if kernel <= 3 else 200_000) else None
+    if stride == 1 and kernel > 3:
+        return 3 if numel >= 1_000_000 else None
     return None
 
 
@@ -121,7 +127,7 @@ def _input_grad(grad: Tensor, weight: Tensor, in_shape: torch.Size, stride: int,
 def _weight_grad(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: int,
                  dilation: int) -> Tensor:
     chs, kernel = weight.shape[0], weight.shape[-1]
-    block = _weight_grad_plan(kernel, stride, dilation, min(grad.shape[-2:]))
+    block = _weight_grad_plan(kernel, stride, dilation, grad.numel())
     if block is None:
         return torch.ops.aten.convolution_backward(
             grad, x, weight, None, [stride] * 2, [padding] * 2, [dilation] * 2, False, [0, 0],
