@@ -111,8 +111,11 @@ def _input_grad(grad: Tensor, weight: Tensor, in_shape: torch.Size, stride: int,
                  for size, n in zip((height, width), grad.shape[-2:])]
         return F.conv_transpose2d(grad, weight, stride=stride, padding=padding,
                                   output_padding=extra, groups=chs)
-    padded = grad.new_zeros(grad.shape[0], chs, height + 2 * padding, width + 2 * padding)
-    padded = padded.contiguous(memory_format=memory_format_of(grad))
+    # zeros made in the gradient's layout: made NCHW and converted, the copy cost 10x the
+    # arithmetic (12.4 against 1.2 ms for a dilated 5x5 at stride 2, [64, 32, 32, 32] input)
+    padded = torch.empty(grad.shape[0], chs, height + 2 * padding, width + 2 * padding,
+                         dtype=grad.dtype, device=grad.device,
+                         memory_format=memory_format_of(grad)).zero_()
     for row in phase_terms(grad.shape[-2], kernel, stride, dilation):
         for col in phase_terms(grad.shape[-1], kernel, stride, dilation):
             g = grad[:, :, row.out_start::row.out_step, col.out_start::col.out_step]
