@@ -81,6 +81,7 @@ def test_phase_terms_cover_every_tap_and_output_once():
 def test_weight_grad_plan_rule():
     big, mid, small = 64 * 16 * 32 * 32, 32 * 16 * 16 * 16, 8 * 8 * 32 * 32
     assert _weight_grad_plan(3, 2, 2, small) == 3 and _weight_grad_plan(5, 2, 2, big) == 3
+    assert _weight_grad_plan(3, 2, 2, 8 * 16 * 16) is None  # a batch-1 tensor: oneDNN's one call
     assert _weight_grad_plan(3, 1, 2, big) == 3 and _weight_grad_plan(3, 1, 2, mid) == 3
     assert _weight_grad_plan(3, 1, 2, small) is None
     assert _weight_grad_plan(5, 1, 2, big) == 3 and _weight_grad_plan(5, 1, 2, mid) is None
