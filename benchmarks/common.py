@@ -240,6 +240,14 @@ def profile_step(step, path: str) -> None:
                          max_shapes_column_width=120))
 
 
+def write_json(doc: dict, path: str | Path) -> Path:
+    """Write a benchmark's results as indented JSON (folders made as needed); the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    return out
+
+
 def environment() -> dict:
     """Versions and machine facts recorded next to every result."""
     import platform

@@ -15,8 +15,6 @@ Each configuration runs in its own subprocess, the implementations alternating.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import common
 import supernet_step
@@ -95,10 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     doc = run(args)
     print(table(doc))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {common.write_json(doc, args.out)}")
 
 
 if __name__ == "__main__":

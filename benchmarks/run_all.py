@@ -16,8 +16,6 @@ reference checkout the genospec rows run alone.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import common
 import eval_step
@@ -159,10 +157,7 @@ def main() -> None:
         args.batch, args.warmup, args.steps, args.startup_runs, args.repeat = 16, 1, 1, 3, 1
     doc = run(args)
     print(table(doc))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {common.write_json(doc, args.out)}")
 
 
 if __name__ == "__main__":

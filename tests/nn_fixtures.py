@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import torch
+
 from genospec.ir import Cell, Edge, Network, OpDef, Output, Space, Topology
 from genospec.oplib import STANDARD_OPS
 
@@ -91,3 +93,16 @@ def one_edge_space(op: OpDef, stride: int = 2) -> Space:
                       Output("concat", (2,)))
     return Space("one_edge", "genotype", {op.name: op}, {"reduce": cell},
                  Network(cells=1, channels=4, classes=10))
+
+
+def graph_nodes(out: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes behind ``out`` (every node visited once)."""
+    names, visited, todo = set(), set(), [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or node in visited:
+            continue
+        visited.add(node)
+        names.add(node.name())
+        todo.extend(n for n, _ in node.next_functions)
+    return names

@@ -23,6 +23,7 @@ from genospec.nn.depthwise import depthwise_conv
 from genospec.nn.ops import DilConv, FactorizedReduce, PoolBN, ReLUConvBN, SepConv
 from genospec.nn.recompute import relu_keeping_input
 from genospec.nn.strided_pointwise import StridedPointwiseConv2d
+from nn_fixtures import graph_nodes
 
 # (batch, channels, height, width, layout); "view": a slice dense in neither layout
 SHAPES = [
@@ -226,22 +227,10 @@ def test_factorized_reduce(shape):
                        training=True, eps=fr.bn.eps)
     out = fr(x)
     # the CPU path: ReLU on the two subsampled grids, one gradient assembly for x
-    assert "_SubsampledGridsBackward" in _graph_nodes(out)
-    assert "ReluBackward0" in _graph_nodes(out)
+    assert "_SubsampledGridsBackward" in graph_nodes(out)
+    assert "ReluBackward0" in graph_nodes(out)
     _check(out, ref, (x, fr.conv_a.weight, fr.conv_b.weight), (rx, wa, wb), tol=1e-3)
 
-
-def _graph_nodes(out: torch.Tensor) -> set[str]:
-    """Names of the autograd nodes behind ``out``."""
-    names, visited, todo = set(), set(), [out.grad_fn]
-    while todo:
-        node = todo.pop()
-        if node is None or node in visited:
-            continue
-        visited.add(node)
-        names.add(node.name())
-        todo.extend(n for n, _ in node.next_functions)
-    return names
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)

@@ -29,6 +29,7 @@ from genospec.runtime import precision as prec
 from genospec.runtime.precision import CompileError, Precision, PrecisionError, compile_module
 from genospec.search.engine import SearchOptions, start_search
 from genospec.search.update import arch_optimizer, step, weight_optimizer
+from nn_fixtures import graph_nodes
 from search_fixtures import DARTS_LIKE, TINY_SPACE, recipe_text, tiny_dataset, write_recipe
 
 # every kind of DARTS op: separable and dilated convolutions (recomputing blocks, depthwise
@@ -220,18 +221,6 @@ AUTOCAST_SAFE = {"_ReLUKeepingInputBackward", "_ConcatChannelsBackward",
                  "_SubsampledGridsBackward"}
 
 
-def _graph_nodes(t: torch.Tensor) -> set[str]:
-    seen, names, stack = set(), set(), [t.grad_fn]
-    while stack:
-        fn = stack.pop()
-        if fn is None or fn in seen:
-            continue
-        seen.add(fn)
-        names.add(fn.name())
-        stack.extend(f for f, _ in fn.next_functions)
-    return names
-
-
 class Elsewhere(torch.Tensor):
     """A CPU tensor that says it lives on a GPU: every device check in genospec.nn sees
     ``cuda`` while the arithmetic still runs here."""
@@ -246,18 +235,18 @@ def test_cpu_kernels_are_off_on_other_devices_and_under_autocast():
     assert {"_DepthwiseFnBackward", "_ChainBackward", "_PoolBNBackward"} <= functions
     model = _supernet()
     x = torch.randn(2, 1, 8, 8, requires_grad=True)
-    on_cpu = _graph_nodes(model(x)) & functions
+    on_cpu = graph_nodes(model(x)) & functions
     assert {"_ChainBackward", "_PoolBNBackward", "_ConcatChannelsBackward"} <= on_cpu  # control
     elsewhere = model(x.detach().as_subclass(Elsewhere).requires_grad_())
     assert str(elsewhere.device) == "cuda:0"
-    assert _graph_nodes(elsewhere) & functions == set()
+    assert graph_nodes(elsewhere) & functions == set()
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        under = _graph_nodes(model(x)) & functions
+        under = graph_nodes(model(x)) & functions
     assert under and under <= AUTOCAST_SAFE
     net = build_network(loads(GENOTYPE).get("g"), classes=4, in_chans=1, auxiliary=False,
                         drop_path=0.0)
     net.channels_last()
-    assert _graph_nodes(net(x.detach().as_subclass(Elsewhere).requires_grad_())) & functions \
+    assert graph_nodes(net(x.detach().as_subclass(Elsewhere).requires_grad_())) & functions \
         == set()
 
 
