@@ -199,21 +199,23 @@ def test_zero_is_a_candidate_where_every_edge_is_kept(tmp_path):
 
 
 # ---- topology selection -----------------------------------------------------------------------
+# Normal cell: node 4's edges are positions 5..8 (from nodes 0..3). Alone, dropping 5 hurts least
+# and 6 next, but dropping 5 and 6 together costs 1/4: a one-shot ranking would keep (7, 8), the
+# one-at-a-time removal keeps (6, 8). Node 3 (positions 2..4) drops 3. Reduction cell: every
+# removal costs nothing, so ties drop the later-listed edges.
+_SINGLE_EDGE_COST = {2: 3 / 64, 3: 1 / 64, 4: 2 / 64, 5: 1 / 64, 6: 2 / 64, 7: 3 / 64, 8: 4 / 64}
+
+
+def _planted_edge_cost(cell: str, dropped: frozenset) -> float:
+    if cell == "reduce":
+        return 0.0
+    return sum(_SINGLE_EDGE_COST[e] for e in dropped) + (1 / 4 if {5, 6} <= dropped else 0)
+
+
 def test_edges_go_one_at_a_time_the_least_harmful_first(tmp_path):
     space = _space(tmp_path, TOPO_SPACE, "topo")
     model = _supernet(space)
-    # Normal cell: node 4's edges are positions 5..8 (from nodes 0..3). Alone, dropping 5 hurts
-    # least and 6 next, but dropping 5 and 6 together costs 1/4: a one-shot ranking would keep
-    # (7, 8), the one-at-a-time removal keeps (6, 8). Node 3 (positions 2..4) drops 3.
-    # Reduction cell: every removal costs nothing, so ties drop the later-listed edges.
-    single = {2: 3 / 64, 3: 1 / 64, 4: 2 / 64, 5: 1 / 64, 6: 2 / 64, 7: 3 / 64, 8: 4 / 64}
-
-    def cost(cell: str, dropped: frozenset) -> float:
-        if cell == "reduce":
-            return 0.0
-        return sum(single[e] for e in dropped) + (1 / 4 if {5, 6} <= dropped else 0)
-
-    evaluate = Planted(model, {}, cost)
+    evaluate = Planted(model, {}, _planted_edge_cost)
     events: list = []
     decisions = perturbation_select(model, space, evaluate, lambda n: events.append(n),
                                     random.Random(5), target="edges", epochs=2,
@@ -251,14 +253,7 @@ def test_edges_ranked_by_single_removals_by_default(tmp_path):
     full node; the same planted costs as above keep (7, 8) where re-measuring keeps (6, 8)."""
     space = _space(tmp_path, TOPO_SPACE, "topo")
     model = _supernet(space)
-    single = {2: 3 / 64, 3: 1 / 64, 4: 2 / 64, 5: 1 / 64, 6: 2 / 64, 7: 3 / 64, 8: 4 / 64}
-
-    def cost(cell: str, dropped: frozenset) -> float:
-        if cell == "reduce":
-            return 0.0
-        return sum(single[e] for e in dropped) + (1 / 4 if {5, 6} <= dropped else 0)
-
-    evaluate = Planted(model, {}, cost)
+    evaluate = Planted(model, {}, _planted_edge_cost)
     decisions = perturbation_select(model, space, evaluate, lambda n: None, random.Random(5),
                                     target="edges", epochs=2)
     first = random.Random(5).sample([3, 4], 2)[0]  # the normal cell's first node
