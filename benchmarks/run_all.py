@@ -8,9 +8,10 @@ Rows: the DARTS_V2 evaluation network step, the supernet steps (first-order bile
 the quick setting: first-order at 5 cells, C=8, batch 32; DOTS topology stage) and, with
 ``--options``, genospec's first-order bilevel step with each speed option. Every row runs the two
 codes alternately ``--repeat`` times (default 3: reference, genospec, reference, ...) and keeps
-the median of each side; the table marks each ratio against its target (TARGETS). Ratios are genospec / reference (below 1: genospec is faster or smaller); option
-rows divide by the plain reference row, and by genospec's plain row (``vs_plain_*``). Without a
-reference checkout the genospec rows run alone.
+the median of each side; the table marks each ratio against its target (TARGETS). Ratios are
+genospec / reference (below 1: genospec is faster or smaller); option rows divide by the plain
+reference row, and by genospec's plain row (``vs_plain_*``). Without a reference checkout the
+genospec rows run alone.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> dict:
     entries.append(bench(supernet_step, "supernet one-level", ["--setting", "onelevel"]))
     entries.append(bench(supernet_step, "supernet quick (5 cells, C=8, batch 32)",
                          ["--setting", "darts", "--cells", "5", "--channels", "8",
-                          "--batch", str(max(args.batch // 2, 1))]))
+                          "--batch", "32"]))
     entries.append(bench(supernet_step, "supernet DOTS topology (17 cells)",
                          ["--setting", "dots_topology"]))
     if args.options:  # genospec alone, compared with the plain rows of both

@@ -58,7 +58,7 @@ def single_op_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
         caps = op_capabilities(ops[name])
         return SingleOpEdge(build_op(ops[name], chs, stride, affine,
                                      OpBuild(relu=not caps.leading_relu)),
-                            caps.leading_relu, caps.leading_relu and caps.keeps_pre_relu)
+                            caps.leading_relu, caps.keeps_pre_relu)
 
     return build
 

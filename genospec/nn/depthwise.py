@@ -180,6 +180,15 @@ class _DepthwiseFn(torch.autograd.Function):
         return grad_x, grad_w, None, None, None
 
 
+def cpu_autograd(x: Tensor, weight: Tensor) -> bool:
+    """Whether a layer with ``weight`` on ``x`` runs genospec's float32/float64 CPU kernels: a
+    4-d CPU input under autograd (input or weight taking a gradient), matching dtypes, neither
+    autocast nor torch.compile tracing."""
+    return (x.device.type == "cpu" and x.dim() == 4 and torch.is_grad_enabled()
+            and (x.requires_grad or weight.requires_grad) and x.dtype == weight.dtype
+            and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
+
+
 def depthwise_conv(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int) -> Tensor:
     """``F.conv2d(x, weight, groups=channels)`` with the fast CPU backward described above."""
     return _DepthwiseFn.apply(x, weight, stride, padding, dilation)
@@ -197,14 +206,11 @@ class DepthwiseConv2d(nn.Conv2d):
     def fast_backward(self, x: Tensor) -> bool:
         """Whether a forward on ``x`` takes this module's CPU backward (see the module docstring)."""
         k = self.kernel_size[0]
-        return (x.device.type == "cpu" and x.dim() == 4 and torch.is_grad_enabled()
-                and (x.requires_grad or self.weight.requires_grad)
+        return (cpu_autograd(x, self.weight)
                 and self.padding[0] == self.padding[1] and self.stride[0] == self.stride[1]
                 and self.dilation[0] == self.dilation[1] and self.kernel_size[1] == k
                 and self.padding[0] <= self.dilation[0] * (k - 1)
-                and x.dtype == self.weight.dtype and self.padding_mode == "zeros"
-                and not torch.is_autocast_enabled("cpu")
-                and not torch.compiler.is_compiling())
+                and self.padding_mode == "zeros")
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.fast_backward(x):

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad
+from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad, cpu_autograd
 
 KEEP_MODES = ("output", "input", "all")  # "all": plain autograd, everything kept
 
@@ -130,9 +130,8 @@ class _Chain(torch.autograd.Function):
             g_x = _input_grad(g_d, w_dw, x.shape, stride, padding, dilation) if needed[0] \
                 else None
         del r
-        if needed[0]:
-            if ctx.relu_inside:  # x > 0 exactly where relu(x) > 0
-                g_x = torch.ops.aten.threshold_backward(g_x, x, 0)
+        if needed[0] and ctx.relu_inside:  # x > 0 exactly where relu(x) > 0
+            g_x = torch.ops.aten.threshold_backward(g_x, x, 0)
         return (g_x, None, g_dw, g_pw, g_gamma if needed[4] else None,
                 g_beta if needed[5] else None, g_scale, None, None)
 
@@ -264,8 +263,9 @@ def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | N
 def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: nn.BatchNorm2d,
                      keep: str = "output", pre: Tensor | None = None,
                      scale: Tensor | None = None) -> Tensor:
-    """``bn(pw(dw(relu(x))))`` (``dw=None``: ``bn(pw(relu(x)))``) keeping ``x`` (and with ``keep="output"`` the result) for
-    backward (module docstring). With ``pre``, ``x`` is ``relu(pre)`` already computed (an edge's
+    """``bn(pw(dw(relu(x))))`` (``dw=None``: ``bn(pw(relu(x)))``) keeping ``x`` (and with
+    ``keep="output"`` the result, or BatchNorm's input where it is affine) for backward
+    (module docstring). With ``pre``, ``x`` is ``relu(pre)`` already computed (an edge's
     shared ReLU, `relu_keeping_input`): the block computes ``bn(pw(dw(x)))``, keeps ``pre``
     instead of ``x`` and hands the gradient to ``x``. With ``scale`` (a 0-d tensor, affine-free
     BatchNorm only; see `can_scale`) the result is ``scale * bn(...)``: an op's mixing weight
@@ -299,9 +299,7 @@ def can_recompute(x: Tensor, dw: nn.Module | None, pw: nn.Module, bn: nn.Module,
     if keep not in ("output", "input"):
         return False
     if dw is None:  # ReLU -> pointwise -> BatchNorm (a cell's preprocessing)
-        fast = (x.device.type == "cpu" and x.dim() == 4 and torch.is_grad_enabled()
-                and (x.requires_grad or pw.weight.requires_grad) and x.dtype == pw.weight.dtype
-                and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
+        fast = cpu_autograd(x, pw.weight)
     else:
         fast = isinstance(dw, DepthwiseConv2d) and dw.fast_backward(x)
     return (fast and isinstance(pw, nn.Conv2d)

@@ -24,7 +24,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 
-
 class StridedPointwiseConv2d(nn.Conv2d):
     """``nn.Conv2d(in_chs, out_chs, 1, stride=stride, padding=padding)`` (same parameters, same
     state dict) whose CPU forward subsamples first (module docstring)."""
@@ -53,12 +52,7 @@ class _SubsampledGrids(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.shape, ctx.layout = x.shape, _layout(x)
-        h, w = x.shape[-2:]
-        even = x[:, :, ::2, ::2].contiguous(memory_format=ctx.layout)
-        odd = x[:, :, 1::2, 1::2]
-        if h % 2 or w % 2:
-            odd = F.pad(odd, (0, w % 2, 0, h % 2))
-        return even, odd.contiguous(memory_format=ctx.layout)
+        return _grids(x, ctx.layout)
 
     @staticmethod
     def backward(ctx, g_even, g_odd):
@@ -79,11 +73,16 @@ def subsampled_grids(x: Tensor) -> tuple[Tensor, Tensor]:
     subsampled by 2 reads), dense; under autograd their gradient is assembled in one pass."""
     if torch.is_grad_enabled() and x.requires_grad and not torch.compiler.is_compiling():
         return _SubsampledGrids.apply(x)
-    return _SubsampledGrids.forward(_Ctx(), x)  # plain tensor operations
+    return _grids(x, _layout(x))  # plain tensor operations
 
 
-class _Ctx:
-    """A stand-in for autograd's context when `_SubsampledGrids.forward` runs as a function."""
+def _grids(x: Tensor, layout: torch.memory_format) -> tuple[Tensor, Tensor]:
+    h, w = x.shape[-2:]
+    even = x[:, :, ::2, ::2].contiguous(memory_format=layout)
+    odd = x[:, :, 1::2, 1::2]
+    if h % 2 or w % 2:
+        odd = F.pad(odd, (0, w % 2, 0, h % 2))
+    return even, odd.contiguous(memory_format=layout)
 
 
 def _layout(x: Tensor) -> torch.memory_format:
