@@ -55,7 +55,13 @@ def measure(cfg: dict) -> dict:
     model, logits_of = build(cfg)
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), LR, momentum=MOMENTUM, weight_decay=DECAY)
+    if cfg["impl"] == "reference":  # train.py's update
+        opt = torch.optim.SGD(model.parameters(), LR, momentum=MOMENTUM, weight_decay=DECAY)
+        clip = nn.utils.clip_grad_norm_
+    else:  # `genospec train`'s (genospec/train/loop.py)
+        from genospec.runtime import optimisers
+        opt = optimisers.sgd(model.parameters(), LR, MOMENTUM, DECAY)
+        clip = optimisers.clip_gradients
     model.train()
 
     def loss() -> torch.Tensor:
@@ -65,7 +71,7 @@ def measure(cfg: dict) -> dict:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
             opt.zero_grad()
             loss().backward()
-            nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            clip(model.parameters(), CLIP)
             opt.step()
 
     rss_built = common.current_rss_gib()

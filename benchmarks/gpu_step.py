@@ -118,6 +118,7 @@ def _genospec(cfg: dict, batches: list, amp) -> tuple:
     from genospec.lang.loader import load
     from genospec.nn.network import build_network
     from genospec.nn.supernet import Supernet
+    from genospec.runtime import optimisers
     from genospec.runtime.precision import prepare_model
     from genospec.search import update
 
@@ -129,7 +130,7 @@ def _genospec(cfg: dict, batches: list, amp) -> tuple:
         prepare_model(model, "cuda")  # contiguous on CUDA, cuDNN autotuning
         if cfg["channels_last"]:
             model.channels_last()
-        opt = torch.optim.SGD(model.parameters(), W_LR, momentum=MOMENTUM, weight_decay=W_DECAY)
+        opt = optimisers.sgd(model.parameters(), W_LR, MOMENTUM, W_DECAY)  # `genospec train`'s
 
         def eval_step() -> None:
             opt.zero_grad(set_to_none=True)
@@ -137,7 +138,7 @@ def _genospec(cfg: dict, batches: list, amp) -> tuple:
                 loss = nn.functional.cross_entropy(model(x), y)
             amp.backward(loss, "weights", torch.Tensor.backward)
             amp.unscale(opt, "weights")
-            nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            optimisers.clip_gradients(model.parameters(), CLIP)
             amp.step("weights", opt)
         return model, eval_step
 

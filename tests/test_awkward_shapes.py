@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genospec.nn import depthwise
+from genospec.nn import depthwise, recompute
 from genospec.nn.concat import concat_channels
 from genospec.nn.depthwise import depthwise_conv
 from genospec.nn.ops import DilConv, FactorizedReduce, PoolBN, ReLUConvBN, SepConv
@@ -150,6 +150,16 @@ def test_recomputing_blocks(shape, keep, mode, kernel, stride, dilation):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+@pytest.mark.parametrize("keep", ["output", "input"])
+@pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled", "affine"])
+def test_recomputing_blocks_with_onednn_pointwise(shape, keep, mode, monkeypatch):
+    """The same blocks with the 1x1 convolution (forward and both gradients) through oneDNN,
+    as tensors above `recompute.MATMUL_MAX_ROWS` pixels run: these shapes are all below it."""
+    monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
+    test_recomputing_blocks(shape, keep, mode, 3, 2, 1)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 def test_separable_convolution_block_pair(shape):
     n, chs, h, w, _ = shape
     if not _batchnorm_ok(n, h, w, 2):
@@ -235,8 +245,13 @@ def test_factorized_reduce(shape):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("affine", [False, True])
-def test_preprocessing_relu_pointwise_batchnorm(shape, affine):
-    """A cell's preprocessing (ReLU, 1x1 convolution, BatchNorm) as a recomputing block."""
+@pytest.mark.parametrize("pointwise", ["rule", "onednn"])
+def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, monkeypatch):
+    """A cell's preprocessing (ReLU, 1x1 convolution, BatchNorm) as a recomputing block, its
+    1x1 convolution as the size rule runs it (a matrix product on these small channels-last
+    shapes) and through oneDNN (as above `recompute.MATMUL_MAX_ROWS` pixels)."""
+    if pointwise == "onednn":
+        monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
     n, chs, h, w, _ = shape
     if not _batchnorm_ok(n, h, w, 1):
         pytest.skip("BatchNorm needs more than one value per channel")

@@ -88,6 +88,9 @@ class MixedEdge(nn.Module):
         out: Tensor | None = None
         relu_x: Tensor | None = None
         scaled: list[Tensor] = []  # outputs already multiplied by their weight
+        # one view per candidate in one op (one autograd node) instead of an indexing op per
+        # active candidate, each with its own backward and a sum of their gradients
+        weights = mix.weights.unbind(0) if len(mix.active) > 1 else mix.weights
         for i in mix.active:
             if self._is_zero[i]:
                 continue
@@ -104,9 +107,9 @@ class MixedEdge(nn.Module):
             if self._per_source[i] and shared is not None:
                 options["shared"] = shared
             if self._scales[i]:  # the op applies its weight itself
-                scaled.append(op(h_in, scale=mix.weights[i], **options))
+                scaled.append(op(h_in, scale=weights[i], **options))
                 continue
-            out = _accumulate(out, op(h_in, **options), mix.weights[i])
+            out = _accumulate(out, op(h_in, **options), weights[i])
         if scaled and out is None:  # ops' own outputs, which their backward may keep: a new sum
             out, scaled = (scaled[0] if len(scaled) == 1 else scaled[0] + scaled[1]), scaled[2:]
         for h in scaled:
@@ -126,7 +129,7 @@ def _accumulate(out: Tensor | None, h: Tensor, weight: Tensor | None) -> Tensor:
     where the sum promotes as ``+`` would."""
     if out is None:
         return weight * h
-    if out.dtype != torch.promote_types(out.dtype, h.dtype):
+    if out.dtype != h.dtype and out.dtype != torch.promote_types(out.dtype, h.dtype):
         return out + h if weight is None else torch.addcmul(out, h, weight)
     return out.add_(h) if weight is None else out.addcmul_(h, weight)
 

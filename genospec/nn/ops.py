@@ -208,7 +208,8 @@ class DilConv(nn.Sequential):
         kept = x if pre is None else pre
         if (self.relu_inside or pre is not None) and can_recompute(kept, dw, pw, bn, self.keep):
             inside = scale if scale is not None and can_scale(scale, bn) else None
-            out = recomputed_chain(x, dw, pw, bn, self.keep, pre=pre, scale=inside)
+            out = recomputed_chain(x, dw, pw, bn, self.keep, pre=pre, scale=inside,
+                                   scale_checked=True)
             return out if scale is None or inside is not None else out * scale
         out = bn(pw(dw(relu(x))))
         return out if scale is None else out * scale

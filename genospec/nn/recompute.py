@@ -195,11 +195,26 @@ def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor,
     return g, (g_weight.sum() if want_scale else None)
 
 
+# A channels-last 1x1 convolution is a matrix product on the [N*H*W, C] view. Measured per
+# call (two cores, 2026-12-07, interleaved, best of three medians; benchmarks/README.md), the
+# product beats oneDNN's convolution on short matrices (forward 43 against 80 us at
+# [32, 16, 16, 16], 214 against 241 us at [64, 64, 8, 8]) and loses on tall ones (338 against
+# 422 us at [64, 16, 32, 32]; 90 against 313 us at [32, 8, 32, 32]; 2.4 against 3.2 ms for
+# 32 -> 64 channels at [64, 32, 32, 32]); the input gradient follows the forward, the weight
+# gradient is even or better with oneDNN at these sizes.
+MATMUL_MAX_ROWS = 16_384
+
+
+def _as_matmul(t: Tensor) -> bool:
+    """Whether a 1x1 convolution on ``t`` (its input, or its output's gradient) runs as a matrix
+    product: channels-last and at most `MATMUL_MAX_ROWS` pixels (N*H*W)."""
+    n, _, h, w = t.shape
+    return n * h * w <= MATMUL_MAX_ROWS and _channels_last(t)
+
+
 def _pointwise(x: Tensor, weight: Tensor) -> Tensor:
-    """A bias-free 1x1 convolution; in channels-last memory a matrix product on the [N*H*W, C]
-    view, faster than oneDNN's convolution (0.34-0.39 against 0.47 ms at [64, 16, 32, 32],
-    0.26-0.27 against 0.38-0.39 ms at [64, 32, 16, 16], two cores)."""
-    if not _channels_last(x):
+    """A bias-free 1x1 convolution: a matrix product or oneDNN's, by size (`_as_matmul`)."""
+    if not _as_matmul(x):
         return F.conv2d(x, weight)
     n, c, h, w = x.shape
     out_chs = weight.shape[0]
@@ -209,25 +224,23 @@ def _pointwise(x: Tensor, weight: Tensor) -> Tensor:
 def _pointwise_grads(grad: Tensor, x: Tensor | None, weight: Tensor, want_x: bool,
                      want_w: bool) -> tuple[Tensor | None, Tensor | None]:
     """Gradients of a bias-free 1x1 convolution with input ``x`` (needed for the weight's
-    gradient only). In channels-last memory the layer is a matrix product on the [N*H*W, C]
-    view, and two matrix products beat oneDNN's backward (0.92 against 1.58 ms at
-    [64, 16, 32, 32] on two cores)."""
+    gradient only): two matrix products on the [N*H*W, C] views where `_as_matmul`, else one
+    call of oneDNN's backward for both."""
     out_chs, in_chs = weight.shape[:2]
     n, _, h, w = grad.shape
     g_x = g_w = None
-    if _channels_last(grad) and (x is None or _channels_last(x)):
+    if _as_matmul(grad) and (x is None or _channels_last(x)):
         g2 = _rows(grad)
         if want_x:
             g_x = _from_rows(g2 @ weight.view(out_chs, in_chs), n, h, w)
         if want_w:
             g_w = (g2.t() @ _rows(x)).view_as(weight)
         return g_x, g_w
-    if want_x:
-        g_x = F.conv2d(grad, weight.transpose(0, 1))
-    if want_w:
-        g_w = torch.ops.aten.convolution_backward(
-            grad, x, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-            [False, True, False])[1]
+    if not want_w:
+        return (F.conv2d(grad, weight.transpose(0, 1)) if want_x else None), None
+    g_x, g_w, _ = torch.ops.aten.convolution_backward(
+        grad, x, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+        [want_x, True, False])
     return g_x, g_w
 
 
@@ -262,7 +275,7 @@ def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | N
 
 def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: nn.BatchNorm2d,
                      keep: str = "output", pre: Tensor | None = None,
-                     scale: Tensor | None = None) -> Tensor:
+                     scale: Tensor | None = None, *, scale_checked: bool = False) -> Tensor:
     """``bn(pw(dw(relu(x))))`` (``dw=None``: ``bn(pw(relu(x)))``) keeping ``x`` (and with
     ``keep="output"`` the result, or BatchNorm's input where it is affine) for backward
     (module docstring). With ``pre``, ``x`` is ``relu(pre)`` already computed (an edge's
@@ -270,10 +283,11 @@ def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: n
     instead of ``x`` and hands the gradient to ``x``. With ``scale`` (a 0-d tensor, affine-free
     BatchNorm only; see `can_scale`) the result is ``scale * bn(...)``: an op's mixing weight
     applied inside BatchNorm, at no cost, and its gradient taken from BatchNorm's backward,
-    instead of a multiplication of the output and of its gradient."""
+    instead of a multiplication of the output and of its gradient; ``scale_checked``: the
+    caller has just asked `can_scale` (which reads the scale's value: once per op is enough)."""
     if keep not in ("output", "input"):
         raise ValueError(f"keep must be 'output' or 'input', got {keep!r}")
-    if scale is not None and not can_scale(scale, bn):
+    if scale is not None and not scale_checked and not can_scale(scale, bn):
         raise ValueError("a scaled block needs an affine-free BatchNorm and a 0-d scale that is "
                          "not tiny (can_scale)")
     kept = "input" if keep == "input" else "bn_input" if bn.affine else "output"

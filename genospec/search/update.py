@@ -31,6 +31,7 @@ from torch.func import functional_call
 
 from .. import distributed
 from ..nn.supernet import Supernet
+from ..runtime import optimisers
 from ..runtime.precision import FP32, Precision
 
 Batch = tuple[Tensor, Tensor]
@@ -44,7 +45,7 @@ Penalty = Callable[[nn.Module, str], "Tensor | None"]
 def weight_optimizer(model: Supernet, lr: float = 0.025, momentum: float = 0.9,
                      decay: float = 3e-4) -> torch.optim.SGD:
     """SGD over the supernet's weights (DARTS defaults)."""
-    return torch.optim.SGD(model.weight_parameters(), lr, momentum=momentum, weight_decay=decay)
+    return optimisers.sgd(model.weight_parameters(), lr, momentum, decay)
 
 
 def arch_optimizer(model: Supernet, lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
@@ -260,7 +261,7 @@ def step(model: nn.Module, batch: Batch, val_batch: Batch | None = None, *,
         loss, logits = loss.detach(), logits.detach()  # the graph goes (see the arch step)
         if clip is not None:
             precision.unscale(w_opt, "weights")
-            nn.utils.clip_grad_norm_(weights, clip)
+            optimisers.clip_gradients(weights, clip)
         precision.step("weights", w_opt, *((a_opt,) if joint else ()))
     finally:
         if hooks is not None:

@@ -31,7 +31,7 @@ from ..data import Augment, Dataset, Split, TensorSplit, num_batches, subset
 from ..errors import GenospecError
 from ..nn.count import count_parameters
 from ..progress import Reporter, eta
-from ..runtime import checkpoints, tables
+from ..runtime import checkpoints, optimisers, tables
 from ..runtime.evaluation import evaluate
 from ..runtime.interrupt import SigintGuard
 from ..runtime.precision import (DTYPES, FP32, Precision, compile_failure, compile_module,
@@ -91,7 +91,7 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tens
     precision.backward(loss, "weights", Tensor.backward)
     if config.grad_clip > 0:
         precision.unscale(optimizer, "weights")
-        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimisers.clip_gradients(model.parameters(), config.grad_clip)
     precision.step("weights", optimizer)
     return loss.item() * len(y), int((logits.argmax(1) == y).sum())
 
@@ -191,8 +191,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: str 
     model.to(device)
     # memory format per device (channels-last on the CPU), cuDNN autotuning on CUDA
     prepare_model(model, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = optimisers.sgd(model.parameters(), config.lr, config.momentum, config.weight_decay)
     train_split, test_split = _splits(dataset, config, device)
     data = _data_facts(dataset, train_split, test_split)
     ckpt = run_dir / CHECKPOINT
