@@ -138,13 +138,17 @@ def _weight_grad(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: 
     fmt = memory_format_of(x)
     padded = F.pad(x, (padding,) * 4)
     out = torch.zeros_like(weight)
+    grids: dict[tuple[int, int], Tensor] = {}  # the gradient's sub-grids, one copy each
     for row in phase_terms(grad.shape[-2], kernel, stride, dilation, block):
         for col in phase_terms(grad.shape[-1], kernel, stride, dilation, block):
             kh, kw = len(row.taps), len(col.taps)
-            g = grad[:, :, row.out_start::row.out_step, col.out_start::col.out_step]
+            key = (row.out_start, col.out_start)  # tap blocks of one phase share its grid
+            if key not in grids:
+                grids[key] = grad[:, :, row.out_start::row.out_step,
+                                  col.out_start::col.out_step].contiguous(memory_format=fmt)
+            g = grids[key]
             xs = padded[:, :, row.in_start::row.in_step, col.in_start::col.in_step][
-                :, :, :row.count + kh - 1, :col.count + kw - 1]
-            g, xs = g.contiguous(memory_format=fmt), xs.contiguous(memory_format=fmt)
+                :, :, :row.count + kh - 1, :col.count + kw - 1].contiguous(memory_format=fmt)
             shape = weight.new_empty(chs, 1, kh, kw)
             part = torch.ops.aten.convolution_backward(
                 g, xs, shape, None, [1, 1], [0, 0], [1, 1], False, [0, 0], chs,
