@@ -1,0 +1,172 @@
+"""Per-call timings behind genospec's CPU size rules: each rule's alternatives side by side.
+
+The rules in `genospec/nn` choose between two ways of computing the same thing by tensor size:
+the 1x1 convolution as a matrix product or through oneDNN (`recompute.MATMUL_MAX_ROWS`), an
+affine-free BatchNorm's input gradient from two per-channel sums or PyTorch's kernel
+(`recompute.NARROW_CHANNELS`), the depthwise weight gradient decomposed or oneDNN's
+(`depthwise._weight_grad_plan`). This script times both ways of each at the shapes the DARTS
+settings produce, interleaved (A B A B ...), and prints the best of the per-round medians in
+microseconds, with the way the rule picks. On a shared machine the numbers move by tens of
+per cent from minute to minute; the interleaving keeps each comparison fair.
+
+    python benchmarks/kernels.py                 # every table
+    python benchmarks/kernels.py --only pointwise --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Callable
+
+import common
+
+POINTWISE = [  # (batch, in channels, out channels, size)
+    (64, 16, 16, 32), (32, 8, 8, 32), (64, 32, 64, 32), (64, 16, 48, 32), (64, 48, 16, 32),
+    (64, 32, 32, 16), (32, 16, 16, 16), (64, 64, 64, 8), (8, 8, 8, 32)]
+BATCHNORM = [(32, 8, 32, 32), (8, 8, 32, 32), (32, 16, 16, 16), (64, 16, 32, 32), (32, 32, 8, 8)]
+DEPTHWISE = [  # (input shape, stride); kernels (3, 1), (5, 1), (3, 2), (5, 2) each
+    ((64, 16, 32, 32), 1), ((64, 32, 32, 32), 2), ((64, 32, 16, 16), 1), ((64, 64, 8, 8), 1),
+    ((32, 8, 32, 32), 1)]
+
+
+def _median_us(fn: Callable[[], object], calls: int) -> float:
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+def _race(ways: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, float]:
+    """Best of ``rounds`` medians of ``calls`` calls per way, the ways interleaved."""
+    found: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, fn in ways.items():
+            found[name].append(_median_us(fn, calls))
+    return {name: min(times) for name, times in found.items()}
+
+
+def pointwise(rounds: int, calls: int) -> list[dict]:
+    import torch
+    from torch.nn import functional as F
+
+    from genospec.nn import recompute
+
+    rows = []
+    for n, c_in, c_out, size in POINTWISE:
+        x = torch.randn(n, c_in, size, size).contiguous(memory_format=torch.channels_last)
+        g = torch.randn(n, c_out, size, size).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(c_out, c_in, 1, 1)
+        x2, g2, w2 = recompute._rows(x), recompute._rows(g), w.view(c_out, c_in)
+        times = _race({
+            "forward matmul": lambda: x2 @ w2.t(),
+            "forward oneDNN": lambda: F.conv2d(x, w),
+            "input grad matmul": lambda: g2 @ w2,
+            "input grad oneDNN": lambda: F.conv2d(g, w.transpose(0, 1)),
+            "weight grad matmul": lambda: g2.t() @ x2,
+            "weight grad oneDNN": lambda: torch.ops.aten.convolution_backward(
+                g, x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [False, True, False]),
+        }, rounds, calls)
+        rule = "matmul" if recompute._as_matmul(x) else "oneDNN"
+        rows.append({"shape": [n, c_in, c_out, size], "rule": rule, "us": times})
+    return rows
+
+
+def batchnorm(rounds: int, calls: int) -> list[dict]:
+    import torch
+
+    from genospec.nn import recompute
+
+    rows = []
+    for shape in BATCHNORM:
+        chs = shape[1]
+        x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+        g = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+        y, _, invstd = torch.ops.aten.native_batch_norm(x, None, None, None, None, True, 0.1,
+                                                        1e-5)
+        zeros, ones = torch.zeros(chs), torch.ones(chs)
+        times = _race({
+            "PyTorch": lambda: torch.ops.aten.native_batch_norm_backward(
+                g, y, invstd, None, None, zeros, ones, True, 0.0, [True, False, False]),
+            "per-channel sums": lambda: recompute._narrow_batch_norm_backward(
+                g, y, invstd, None, False),
+        }, rounds, calls)
+        rule = "per-channel sums" if chs < recompute.NARROW_CHANNELS else "PyTorch"
+        rows.append({"shape": list(shape), "rule": rule, "us": times})
+    return rows
+
+
+def depthwise_weight_grad(rounds: int, calls: int) -> list[dict]:
+    import torch
+    from torch.nn import functional as F
+
+    from genospec.nn import depthwise
+
+    rule_of = depthwise._weight_grad_plan
+    rows = []
+    for shape, stride in DEPTHWISE:
+        for kernel, dilation in ((3, 1), (5, 1), (3, 2), (5, 2)):
+            chs = shape[1]
+            pad = dilation * (kernel - 1) // 2
+            x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+            w = torch.randn(chs, 1, kernel, kernel)
+            g = torch.randn_like(F.conv2d(x, w, stride=stride, padding=pad, dilation=dilation,
+                                          groups=chs))
+
+            def run(plan, g=g, x=x, w=w, stride=stride, pad=pad, dilation=dilation):
+                def fn():
+                    depthwise._weight_grad_plan = plan
+                    try:
+                        return depthwise._weight_grad(g, x, w, stride, pad, dilation)
+                    finally:
+                        depthwise._weight_grad_plan = rule_of
+                return fn
+
+            times = _race({"oneDNN": run(lambda *a: None), "decomposed": run(lambda *a: 3)},
+                          rounds, max(3, calls // 4))
+            rule = "oneDNN" if rule_of(kernel, stride, dilation, g.numel()) is None \
+                else "decomposed"
+            rows.append({"shape": list(shape), "stride": stride, "kernel": kernel,
+                         "dilation": dilation, "rule": rule, "us": times})
+    return rows
+
+
+TABLES = {"pointwise": pointwise, "batchnorm": batchnorm, "depthwise": depthwise_weight_grad}
+
+
+def _print(name: str, rows: list[dict]) -> None:
+    print(f"== {name} (us per call, best of the rounds' medians; * = the rule's choice)")
+    for row in rows:
+        where = {k: v for k, v in row.items() if k not in ("us", "rule")}
+        cells = []
+        for way, us in row["us"].items():
+            mark = "*" if way.endswith(row["rule"]) or way == row["rule"] else " "
+            cells.append(f"{way} {us:8.0f}{mark}")
+        print(f"  {where}: " + "  ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(TABLES), action="append",
+                        help="one table (repeatable; default: all)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--calls", type=int, default=20, help="calls per median (default 20)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", help="also write the numbers as JSON")
+    args = parser.parse_args()
+    common.set_threads(args.threads)
+    found = {}
+    for name in args.only or list(TABLES):
+        found[name] = TABLES[name](args.rounds, args.calls)
+        _print(name, found[name])
+    if args.out:
+        common.write_json({"environment": common.environment(), "tables": found}, args.out)
+
+
+if __name__ == "__main__":
+    main()
