@@ -3,7 +3,8 @@
 The rules in `genospec/nn` choose between two ways of computing the same thing by tensor size:
 the 1x1 convolution as a matrix product or through oneDNN (`recompute.MATMUL_MAX_ROWS`), an
 affine-free BatchNorm's input gradient from two per-channel sums or PyTorch's kernel
-(`recompute.NARROW_CHANNELS`), the depthwise weight gradient decomposed or oneDNN's
+(`recompute.NARROW_CHANNELS`), BatchNorm's training statistics from pixel groups or PyTorch's
+kernel (`recompute.NARROW_MIN_ELEMENTS`), the depthwise weight gradient decomposed or oneDNN's
 (`depthwise._weight_grad_plan`). This script times both ways of each at the shapes the DARTS
 settings produce, interleaved (A B A B ...), and prints the best of the per-round medians in
 microseconds, with the way the rule picks. On a shared machine the numbers move by tens of
@@ -101,6 +102,26 @@ def batchnorm(rounds: int, calls: int) -> list[dict]:
     return rows
 
 
+def batchnorm_forward(rounds: int, calls: int) -> list[dict]:
+    import torch
+
+    from genospec.nn import recompute
+
+    rows = []
+    for shape in BATCHNORM + [(1, 8, 32, 32)]:
+        chs = shape[1]
+        x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+        ways = {"PyTorch": lambda: torch.ops.aten.native_batch_norm(
+            x, None, None, torch.zeros(chs), torch.ones(chs), True, 0.1, 1e-5)}
+        if chs < recompute.NARROW_CHANNELS:
+            ways["pixel groups"] = lambda: recompute._narrow_batch_norm(
+                x, None, None, torch.zeros(chs), torch.ones(chs), 0.1, 1e-5)
+        times = _race(ways, rounds, calls)
+        rule = "pixel groups" if recompute._pixel_groups(x) else "PyTorch"
+        rows.append({"shape": list(shape), "rule": rule, "us": times})
+    return rows
+
+
 def depthwise_weight_grad(rounds: int, calls: int) -> list[dict]:
     import torch
     from torch.nn import functional as F
@@ -136,7 +157,8 @@ def depthwise_weight_grad(rounds: int, calls: int) -> list[dict]:
     return rows
 
 
-TABLES = {"pointwise": pointwise, "batchnorm": batchnorm, "depthwise": depthwise_weight_grad}
+TABLES = {"pointwise": pointwise, "batchnorm": batchnorm, "batchnorm-forward": batchnorm_forward,
+          "depthwise": depthwise_weight_grad}
 
 
 def _print(name: str, rows: list[dict]) -> None:

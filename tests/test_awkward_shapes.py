@@ -274,3 +274,71 @@ def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, monkey
         params += [bn.weight, bn.bias]
         ref_params += [bn.weight, bn.bias]
     _check(out, ref, (x, *params), (rx, *ref_params), tol=1e-3)
+
+
+# channels-last shapes with fewer than 16 channels whose width the pixel groups divide
+NARROW = [(2, 8, 4, 6), (3, 4, 5, 8), (2, 6, 3, 9), (1, 3, 7, 12), (4, 5, 2, 4)]
+
+
+@pytest.mark.parametrize("shape", NARROW, ids=[f"{n}x{c}x{h}x{w}" for n, c, h, w in NARROW])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_narrow_batchnorm_forward_matches_pytorch(shape, dtype, affine, momentum, monkeypatch):
+    """Below 16 channels the training forward's statistics come from the pixel groups
+    (`recompute._narrow_batch_norm`): output, batch mean, inverse deviation and the running
+    statistics after two batches as nn.BatchNorm2d's own forward (the size floor is lifted: these
+    shapes are all below it)."""
+    from genospec.nn import recompute
+
+    monkeypatch.setattr(recompute, "NARROW_MIN_ELEMENTS", 0)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    ours = nn.BatchNorm2d(shape[1], affine=affine, momentum=momentum).to(dtype)
+    if affine:
+        with torch.no_grad():
+            ours.weight.uniform_(0.5, 1.5)
+            ours.bias.uniform_(-0.5, 0.5)
+    theirs = nn.BatchNorm2d(shape[1], affine=affine, momentum=momentum).to(dtype)
+    theirs.load_state_dict(ours.state_dict())
+    gen = torch.Generator().manual_seed(21)
+    for _ in range(2):
+        x = (torch.randn(shape, generator=gen, dtype=dtype) * 3 + 2).contiguous(
+            memory_format=torch.channels_last)
+        assert recompute._pixel_groups(x) > 0
+        out, mean, invstd = recompute._batch_norm_updating_stats(x, ours)
+        ref, ref_mean, ref_invstd = torch.ops.aten.native_batch_norm(
+            x, theirs.weight, theirs.bias, theirs.running_mean, theirs.running_var, True,
+            0.0 if momentum is None else momentum, theirs.eps)
+        if momentum is None:  # nn.BatchNorm2d's cumulative average, done by hand for theirs
+            theirs.num_batches_tracked.add_(1)
+            with torch.no_grad():
+                factor = 1.0 / float(theirs.num_batches_tracked)
+                n = x.numel() // shape[1]
+                var = x.transpose(0, 1).reshape(shape[1], -1).var(1, unbiased=False) * n / (n - 1)
+                theirs.running_mean.mul_(1 - factor).add_(ref_mean, alpha=factor)
+                theirs.running_var.mul_(1 - factor).add_(var, alpha=factor)
+        else:
+            theirs.num_batches_tracked.add_(1)
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        for got, want in ((out, ref), (mean, ref_mean), (invstd, ref_invstd)):
+            torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(ours, name), getattr(theirs, name), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 4, 6, "channels_last"), (3, 4, 5, 8, "channels_last")],
+                         ids=["2x8x4x6", "3x4x5x8"])
+@pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled", "affine"])
+def test_recomputing_blocks_with_narrow_batchnorm_forward(shape, mode, monkeypatch):
+    """The recomputing blocks (values and every gradient) with the pixel-group statistics."""
+    monkeypatch.setattr(recompute, "NARROW_MIN_ELEMENTS", 0)
+    calls = []
+    original = recompute._narrow_batch_norm
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return original(*args)
+
+    monkeypatch.setattr(recompute, "_narrow_batch_norm", spy)
+    test_recomputing_blocks(shape, "output", mode, 3, 1, 2)
+    assert calls
