@@ -199,11 +199,12 @@ def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor,
 
 # A channels-last 1x1 convolution is a matrix product on the [N*H*W, C] view. Measured per
 # call (two cores, 2026-12-07, interleaved, best of three medians; benchmarks/README.md), the
-# product beats oneDNN's convolution on short matrices (forward 43 against 80 us at
-# [32, 16, 16, 16], 214 against 241 us at [64, 64, 8, 8]) and loses on tall ones (338 against
-# 422 us at [64, 16, 32, 32]; 90 against 313 us at [32, 8, 32, 32]; 2.4 against 3.2 ms for
-# 32 -> 64 channels at [64, 32, 32, 32]); the input gradient follows the forward, the weight
-# gradient is even or better with oneDNN at these sizes.
+# product beats oneDNN's convolution on short matrices (forward, product against oneDNN: 43
+# against 80 us at [32, 16, 16, 16], 214 against 241 us at [64, 64, 8, 8]) and loses on tall
+# ones (422 against 338 us at [64, 16, 32, 32]; 313 against 90 us at [32, 8, 32, 32]; 3.2
+# against 2.4 ms for 32 -> 64 channels at [64, 32, 32, 32]); the input gradient follows the
+# forward, the weight gradient is even or better with oneDNN at these sizes
+# (`benchmarks/kernels.py --only pointwise`).
 MATMUL_MAX_ROWS = 16_384
 
 
