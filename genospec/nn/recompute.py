@@ -324,8 +324,13 @@ def _pixel_groups(h: Tensor) -> int:
     (enough for 16 channels), or 0 where PyTorch's kernel is used."""
     if h.dim() != 4 or h.shape[1] >= NARROW_CHANNELS or h.numel() < NARROW_MIN_ELEMENTS:
         return 0
-    group = -(-NARROW_CHANNELS // h.shape[1])
+    group = _pixel_group(h.shape[1])
     return group if h.shape[3] % group == 0 and _channels_last(h) else 0
+
+
+def _pixel_group(chs: int) -> int:
+    """Neighbouring pixels taken together to read ``chs`` channels as at least 16."""
+    return -(-NARROW_CHANNELS // chs)
 
 
 def _narrow_batch_norm(h: Tensor, weight: Tensor | None, bias: Tensor | None,
@@ -338,7 +343,7 @@ def _narrow_batch_norm(h: Tensor, weight: Tensor | None, bias: Tensor | None,
     of their means), then the inference kernel normalises with them. Running statistics as
     PyTorch updates them (the unbiased variance, weighted by ``factor``)."""
     n, chs, height, width = h.shape
-    group = -(-NARROW_CHANNELS // chs)
+    group = _pixel_group(chs)
     if width % group or not _channels_last(h):
         raise ValueError(f"pixel groups of {group} need a channels-last tensor whose width they "
                          f"divide, got {tuple(h.shape)}")

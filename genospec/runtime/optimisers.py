@@ -2,9 +2,9 @@
 
 Both are PyTorch's own arithmetic, run over the whole parameter list in one call per operation
 instead of a Python loop over parameters: PyTorch chooses its multi-tensor (``foreach``)
-implementation by itself only on GPUs, and on the CPU loops in Python, five or so operations per
-parameter and step (about 2,000 for the 5-cell quick supernet) whose dispatch is most of a small
-network's optimiser time. The numbers are the same bit for bit (tests/test_optimisers.py).
+implementation by itself only on GPUs, and on the CPU loops in Python: per parameter and step
+four operations for SGD (weight decay, momentum's two, the update) and two for clipping (its
+norm, its scaling), each dispatched on its own. The numbers are the same bit for bit (tests/test_optimisers.py).
 """
 
 from __future__ import annotations
