@@ -4,6 +4,7 @@ combination, and channel concatenation hands back dense gradients."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import pytest
@@ -180,17 +181,28 @@ BLOCKS = [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2)]
 
 def _block_and_plain(kernel, stride, dilation, affine, keep, relu):
     """A separable (dilation 1) or dilated convolution in float64 keeping ``keep``, and its
-    plain-autograd twin; with ``relu == "shared"`` both are built without their leading ReLU."""
+    plain-autograd twin; with ``relu == "shared"`` both are built without their leading ReLU.
+    Affine BatchNorms get weights and biases away from their initial 1 and 0 (signs mixed)."""
     def make(k):
         if dilation == 1:
             return SepConv(6, 6, kernel, stride, affine=affine, relu=relu == "own", keep=k).double()
         return DilConv(6, 6, kernel, stride, dilation, affine=affine, relu=relu == "own",
                        keep=k).double()
 
-    return _twin(make, keep)
+    block = make(keep)
+    if affine:
+        with torch.no_grad():
+            for bn in (m for m in block.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+                signs = torch.tensor([(-1.0) ** i for i in range(bn.num_features)])
+                bn.weight.copy_(torch.linspace(0.5, 2.0, bn.num_features) * signs)
+                bn.bias.uniform_(-0.5, 0.5)
+    plain = make("all")
+    plain.load_state_dict(block.state_dict())
+    return block, plain
 
 
-@pytest.mark.parametrize("keep,affine", [("output", False), ("input", False), ("input", True)])
+@pytest.mark.parametrize("keep,affine", [("output", False), ("input", False), ("input", True),
+                                         ("output", True)])
 @pytest.mark.parametrize("kernel,stride,dilation", BLOCKS)
 @pytest.mark.parametrize("relu", ["own", "shared"])
 def test_recomputing_blocks_match_plain_autograd(keep, affine, kernel, stride, dilation, relu):
@@ -246,25 +258,43 @@ def test_a_vanishing_scale_is_applied_outside_batchnorm():
         recomputed_chain(x, block[1], block[2], block[3], scale=torch.tensor(1e-30))
 
 
-def test_affine_block_keeps_batchnorm_input_instead_of_its_output():
-    """Only an affine-free BatchNorm's output is the normalised activation backward can run
-    from: an evaluation network's separable convolution (affine BatchNorm) keeps each block's
-    input and pointwise output: four activations where plain autograd keeps six."""
+def test_affine_block_keeps_its_output_where_it_gives_back_batchnorm_input():
+    """An affine BatchNorm's output gives back the normalised activation, ``(y - beta) /
+    gamma``, where no ``|beta|`` is large against its ``|gamma|``: an evaluation network's
+    separable convolution then keeps its input and each block's output (the first block's is the
+    second block's input): three activations where plain autograd keeps six. Where a channel's
+    ``gamma`` is 0, or small against its ``beta``, each block keeps BatchNorm's input instead
+    (four), and the gradients stay those of the plain chain."""
     torch.manual_seed(4)
-    block = SepConv(8, 8, 3, 1, affine=True)
-    assert block[0].keep == "output"
     x = torch.randn(2, 8, 16, 16, requires_grad=True)
-    out, kept = _big_saved(block, x)
-    assert out.grad_fn.name() == "_ChainBackward"
-    assert x.untyped_storage().data_ptr() in kept
-    assert out.untyped_storage().data_ptr() not in kept
-    # x, the first block's pointwise output and output (the second block's input), the second
-    # block's pointwise output
-    assert len(kept) == 4
     plain = SepConv(8, 8, 3, 1, affine=True, keep="all")
-    plain.load_state_dict(block.state_dict())
     _, plain_kept = _big_saved(plain, x)
     assert len(plain_kept) == 6  # per block the ReLU's, depthwise and pointwise outputs
+    for gamma, beta, count in ((1.0, 0.0, 3), (-0.5, 3.9, 3), (0.0, 0.0, 4), (0.1, 0.9, 4),
+                               (1e-7, 0.0, 4)):
+        block = SepConv(8, 8, 3, 1, affine=True)
+        assert block[0].keep == "output"
+        with torch.no_grad():
+            for bn in (block[0][3], block[1][3]):
+                bn.weight[3] = gamma
+                bn.bias[3] = beta
+        out, kept = _big_saved(block, x)
+        assert out.grad_fn.name() == "_ChainBackward"
+        assert x.untyped_storage().data_ptr() in kept
+        assert (out.untyped_storage().data_ptr() in kept) is (count == 3), (gamma, beta)
+        assert len(kept) == count, (gamma, beta)
+        # float32 gradients as close to float64's as plain autograd's in float32
+        twin = SepConv(8, 8, 3, 1, affine=True, keep="all")
+        twin.load_state_dict(block.state_dict())
+        exact = copy.deepcopy(twin).double()
+        grad = torch.randn_like(out)
+        got = torch.autograd.grad(out, [x, *block.parameters()], grad)
+        plain32 = torch.autograd.grad(twin(x), [x, *twin.parameters()], grad)
+        xd = x.detach().double().requires_grad_(True)
+        want = torch.autograd.grad(exact(xd), [xd, *exact.parameters()], grad.double())
+        for g, g32, w in zip(got, plain32, want):
+            err, err32 = (g.double() - w).abs().max(), (g32.double() - w).abs().max()
+            assert err <= 3 * err32 + 1e-7 * w.abs().max(), (gamma, beta, err, err32)
 
 
 @pytest.mark.parametrize("keep", ["output", "input", "all"])

@@ -150,7 +150,8 @@ class ReLUConvBN(nn.Sequential):
 
     With a 1x1 convolution (a cell's preprocessing) on the CPU under autograd it is a
     recomputing block (`genospec.nn.recompute`, no depthwise convolution): it keeps its input
-    and BatchNorm's output (affine-free) or input (affine), not the ReLU's output, and the 1x1
+    and BatchNorm's output (its input where an affine BatchNorm's output cannot give back the
+    normalised activation), not the ReLU's output, and the 1x1
     convolution is a matrix product in channels-last memory. The two cells reading a cell's
     output then keep that output once instead of one ReLU output each."""
 
@@ -176,7 +177,8 @@ class DilConv(nn.Sequential):
     ``relu=False`` builds it without its ReLU: it then runs on ``relu(x)`` computed once for a
     whole edge or node. ``keep`` says what a training forward keeps for backward on the CPU
     (`genospec.nn.recompute`): ``"output"`` (default) its input and output where BatchNorm is
-    affine-free (search), its input and BatchNorm's input where it is affine (evaluation);
+    affine-free (search), and where it is affine (evaluation) unless a channel's bias is large
+    against its weight, then its input and BatchNorm's input;
     ``"input"`` its input alone (`supernet checkpoint ops`); ``"all"`` plain autograd. Where the
     chosen way does not apply (GPU, no autograd, no ReLU and no ``pre``) it is plain autograd.
     """

@@ -16,11 +16,14 @@ forward and keeps instead:
   weight gradients; when they do not (the architecture phase of a search, which freezes the
   weights) nothing is recomputed at all. A separable convolution keeps two activations instead of
   five, a dilated one one instead of three.
-- ``keep="output"`` with an affine BatchNorm (evaluation networks): its output cannot stand in
-  for the normalised activation, so the block keeps ``x`` and the pointwise output (BatchNorm's
-  input), and backward recomputes the ReLU and the depthwise output for the weight gradients.
-  Plain autograd keeps the ReLU's output, the depthwise output and the pointwise output: one
-  activation instead of three per block.
+- ``keep="output"`` with an affine BatchNorm (evaluation networks): the output gives back the
+  normalised activation as ``(y - beta) / gamma`` where no channel's ``|gamma|`` is small
+  against its ``|beta|`` (`AFFINE_RECOVERY_RATIO`, checked at every forward); the block then
+  keeps ``x`` and ``y`` as above, so a separable convolution keeps its input and its two blocks'
+  outputs (the first block's is the second's input, kept anyway): three activations where plain
+  autograd keeps six. Where the check fails the block keeps ``x`` and the pointwise output
+  (BatchNorm's input) instead. Either way backward recomputes the ReLU and the depthwise output
+  for the weight gradients.
 - ``keep="input"`` (`supernet checkpoint ops`): ``x`` alone; backward recomputes both
   convolutions and runs BatchNorm's backward from the recomputed pointwise output. A separable
   convolution keeps one activation (its second block's input), a dilated one none.
@@ -72,7 +75,9 @@ class _Chain(torch.autograd.Function):
         # a scale (affine-free BatchNorm only) is BatchNorm's weight: the output comes scaled
         weight = None if scale is None else scale.expand(p.shape[1]).contiguous()
         out, mean, invstd = _batch_norm_updating_stats(p, bn, weight)
-        saved = {"output": out, "bn_input": p}.get(kept)
+        if kept == "bn_input" and _output_recovers_input(gamma, beta):
+            kept = ctx.kept = "affine_output"
+        saved = {"output": out, "affine_output": out, "bn_input": p}.get(kept)
         del p
         ctx.save_for_backward(x if pre is None else pre, saved, w_dw,
                               w_pw, gamma, beta, scale, mean, invstd)
@@ -105,7 +110,10 @@ class _Chain(torch.autograd.Function):
         if want_weights or ctx.kept == "input":
             r = torch.relu(x)
             d = r if dw is None else _depthwise(r, dw, w_dw)
-        if ctx.kept != "output":  # BatchNorm's backward from the pointwise output: kept, or
+        if ctx.kept == "affine_output":
+            g_p, g_gamma, g_beta = _affine_batch_norm_backward_from_output(
+                grad, kept, gamma, beta, invstd, want_affine)
+        elif ctx.kept != "output":  # BatchNorm's backward from the pointwise output: kept, or
             p = kept if ctx.kept == "bn_input" else _pointwise(d, w_pw)  # recomputed
             weight = gamma if scale is None else scale.expand(p.shape[1]).contiguous()
             g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
@@ -195,6 +203,38 @@ def _batch_norm_backward_from_output(grad: Tensor, y: Tensor, invstd: Tensor,
         grad, y, invstd * (scale * scale), None, None, zeros,
         scale.reciprocal().expand_as(invstd).contiguous(), True, 0.0, [True, want_scale, False])
     return g, (g_weight.sum() if want_scale else None)
+
+
+# An affine BatchNorm's output gives back its normalised input, ``xhat = (y - beta) / gamma``,
+# where no channel's ``beta`` is large against its ``gamma``: the rounding of ``y`` (relative
+# to ``|y|``) then grows by at most this factor in ``xhat``.
+AFFINE_RECOVERY_RATIO = 8.0
+
+
+def _output_recovers_input(gamma: Tensor | None, beta: Tensor | None) -> bool:
+    """Whether an affine BatchNorm's backward can run from its output: every channel's
+    ``|gamma|`` above 1e-6 and above ``|beta| / AFFINE_RECOVERY_RATIO`` (float32 and float64)."""
+    if gamma is None or beta is None or gamma.dtype not in (torch.float32, torch.float64):
+        return False
+    g = gamma.detach().abs()
+    return bool(torch.all(g > torch.clamp(beta.detach().abs() / AFFINE_RECOVERY_RATIO, min=1e-6)))
+
+
+def _affine_batch_norm_backward_from_output(grad: Tensor, y: Tensor, gamma: Tensor, beta: Tensor,
+                                            invstd: Tensor, want_affine: bool
+                                            ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """The gradients of a training-mode affine BatchNorm (input, ``gamma``, ``beta``) from its
+    output ``y = gamma * xhat + beta`` (`_output_recovers_input` holds).
+
+    PyTorch's kernel, handed ``y`` as the input, ``beta`` as the mean and ``1 / gamma`` as the
+    inverse deviation, normalises ``y`` back to ``xhat``; its weight ``gamma**2 * invstd`` makes
+    the input gradient ``gamma * invstd * (grad - mean(grad) - xhat * mean(grad * xhat))``,
+    and its weight and bias gradients are ``sum(grad * xhat)`` and ``sum(grad)``: gamma's and
+    beta's."""
+    g_x, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
+        grad, y, gamma * gamma * invstd, None, None, beta, gamma.reciprocal(), True, 0.0,
+        [True, want_affine, want_affine])
+    return g_x, g_gamma, g_beta
 
 
 # A channels-last 1x1 convolution is a matrix product on the [N*H*W, C] view. Measured per
@@ -366,7 +406,8 @@ def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: n
                      keep: str = "output", pre: Tensor | None = None,
                      scale: Tensor | None = None, *, scale_checked: bool = False) -> Tensor:
     """``bn(pw(dw(relu(x))))`` (``dw=None``: ``bn(pw(relu(x)))``) keeping ``x`` (and with
-    ``keep="output"`` the result, or BatchNorm's input where it is affine) for backward
+    ``keep="output"`` the result, or BatchNorm's input where it is affine and its output cannot
+    give back the normalised activation) for backward
     (module docstring). With ``pre``, ``x`` is ``relu(pre)`` already computed (an edge's
     shared ReLU, `relu_keeping_input`): the block computes ``bn(pw(dw(x)))``, keeps ``pre``
     instead of ``x`` and hands the gradient to ``x``. With ``scale`` (a 0-d tensor, affine-free
@@ -398,7 +439,7 @@ def can_recompute(x: Tensor, dw: nn.Module | None, pw: nn.Module, bn: nn.Module,
                   ) -> bool:
     """Whether `recomputed_chain` applies: a training-mode chain under autograd, on the CPU
     (``keep="output"`` with an affine BatchNorm keeps the pointwise output instead of the
-    block's output)."""
+    block's output where the output cannot give back the normalised activation)."""
     if keep not in ("output", "input"):
         return False
     if dw is None:  # ReLU -> pointwise -> BatchNorm (a cell's preprocessing)
