@@ -34,11 +34,13 @@ def _reference_model(cfg: dict):
 def _genospec_model(cfg: dict):
     from genospec.lang.loader import load
     from genospec.nn.network import build_network
+    from genospec.runtime.precision import prepare_model
 
     space = load(GENOTYPE_FILE).get(GENOTYPE)
     model = build_network(space, layout="cifar", cells=cfg["cells"], channels=cfg["channels"],
                           classes=cfg["classes"], auxiliary=False, drop_path=0.0)
-    model.channels_last()  # as `genospec train` runs on a CPU
+    prepare_model(model, "cpu")  # as `genospec train` runs on a CPU: channels-last, and
+    # glibc keeping freed memory (in this worker process only)
     return model, model
 
 

@@ -115,6 +115,7 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
     from torch import nn
 
     from genospec.nn.supernet import Supernet
+    from genospec.runtime.precision import prepare_model
     from genospec.search import update
 
     space = _genospec_space(cfg["setting"])
@@ -124,7 +125,9 @@ def _genospec_step(cfg: dict, batches: list) -> Built:
                      edge_relax="combination" if dots else None, keep=cfg.get("keep", "output"))
     if dots:
         model.set_temperature(op=0.01, edge=10.0)
-    model.net.channels_last()  # as `genospec search` runs on a CPU
+    # as `genospec search` runs on a CPU: channels-last, and glibc keeping freed memory (in
+    # this worker process only)
+    prepare_model(model.net, "cpu")
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     w_opt = update.weight_optimizer(model, W_LR, MOMENTUM, W_DECAY)

@@ -13,9 +13,11 @@ Per device (`prepare_model`): channels-last memory format where it was measured 
 1.6x on the supernet step, 1.2x on the evaluation step, benchmarks/README.md); contiguous
 elsewhere until ``benchmarks/gpu_step.py --channels-last`` measures otherwise on a GPU. On CUDA
 cuDNN autotunes its convolution algorithms (``torch.backends.cudnn.benchmark``): the shapes of a
-run repeat every step. genospec's CPU kernels (``genospec/nn``: depthwise backward, recomputing
-blocks, pooling with BatchNorm, dense concatenation) check the tensor's device and stay off on
-any other device (tests/test_gpu_readiness.py).
+run repeat every step. On the CPU glibc's allocator keeps freed memory for the next step
+instead of handing it back to the system (`genospec.runtime.allocator`). genospec's CPU
+kernels (``genospec/nn``: depthwise backward, recomputing blocks, pooling with BatchNorm, dense
+concatenation) check the tensor's device and stay off on any other device
+(tests/test_gpu_readiness.py).
 
 torch.compile (``supernet compile on`` / ``--compile``): `compile_module` compiles the module in
 place (``nn.Module.compile``: its state dict keeps its keys, so checkpoints do not change) and
@@ -33,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GenospecError
+from .allocator import retain_freed_memory
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16,
@@ -144,9 +147,13 @@ def channels_last_on(device: str | torch.device) -> bool:
 
 
 def prepare_device(device: str | torch.device) -> None:
-    """Process-wide settings for ``device``: cuDNN autotuning on CUDA."""
-    if torch.device(device).type == "cuda":
+    """Process-wide settings for ``device``: cuDNN autotuning on CUDA; on the CPU the C
+    allocator keeps freed memory for the next step (`allocator.retain_freed_memory`)."""
+    kind = torch.device(device).type
+    if kind == "cuda":
         torch.backends.cudnn.benchmark = True
+    elif kind == "cpu":
+        retain_freed_memory()
 
 
 def prepare_model(model: nn.Module, device: str | torch.device) -> nn.Module:
