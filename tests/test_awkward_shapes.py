@@ -246,10 +246,13 @@ def test_factorized_reduce(shape):
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("pointwise", ["rule", "onednn"])
-def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, monkeypatch):
+@pytest.mark.parametrize("after_relu", [False, True])
+def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, after_relu,
+                                                monkeypatch):
     """A cell's preprocessing (ReLU, 1x1 convolution, BatchNorm) as a recomputing block, its
     1x1 convolution as the size rule runs it (a matrix product on these small channels-last
-    shapes) and through oneDNN (as above `recompute.MATMUL_MAX_ROWS` pixels)."""
+    shapes) and through oneDNN (as above `recompute.MATMUL_MAX_ROWS` pixels); running its own
+    ReLU or handed the ReLU's output (``after_relu``, a state's ReLU shared by two cells)."""
     if pointwise == "onednn":
         monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
     n, chs, h, w, _ = shape
@@ -263,7 +266,7 @@ def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, monkey
             block[2].bias.uniform_(-0.5, 0.5)
     x = _input(shape, seed=16)
     rx, rw = _reference(x), _reference(block[1].weight)
-    out = block(x)
+    out = block(torch.relu(x), after_relu=True) if after_relu else block(x)
     assert out.grad_fn.name() == "_ChainBackward"
     bn = block[2]
     ref = F.batch_norm(F.conv2d(torch.relu(rx), rw), None, None,

@@ -349,6 +349,32 @@ def test_recomputing_blocks_support_double_backward(keep, affine, relu):
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("affine", [False, True])
+def test_preprocessing_after_a_shared_relu_matches_and_supports_double_backward(affine):
+    """A cell's preprocessing handed its input's ReLU (``after_relu``): the plain chain's
+    output and gradients, and differentiable twice."""
+    from genospec.nn.ops import ReLUConvBN
+
+    torch.manual_seed(16)
+    block = ReLUConvBN(3, 4, 1, affine=affine).double()
+    plain = ReLUConvBN(3, 4, 1, affine=affine).double()
+    plain.load_state_dict(block.state_dict())
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+
+    def run(module, t):
+        if module is plain:
+            relu, conv, bn = plain
+            return bn(conv(relu(t)))  # plain autograd
+        return module(torch.relu(t), after_relu=True)
+
+    assert run(block, x).grad_fn.name() == "_ChainBackward"
+    assert run(plain, x).grad_fn.name() != "_ChainBackward"  # both have run once
+    _assert_same_training(block, plain, run, x)
+    assert torch.autograd.gradgradcheck(lambda t: run(block, t), (x,))
+    with pytest.raises(ValueError, match="no ReLU to skip"):
+        ReLUConvBN(3, 4, 1, relu=False)(x, after_relu=True)
+
+
 @pytest.mark.parametrize("pool", [torch.nn.MaxPool2d(3, 1, 1), torch.nn.MaxPool2d(3, 2, 1),
                                   torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False),
                                   torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False)],

@@ -129,3 +129,65 @@ def test_network_errors():
         build_network(darts_space(), cells=3, channels=4)
     with pytest.raises(SpecError, match="drop path"):
         build_network(darts_genotype("DARTS_V2"), drop_path=1.5)
+
+
+def _without_shared_relus(model: nn.Module) -> nn.Module:
+    """``model`` whose cells do not take shared ReLU outputs (each preprocessing block runs
+    its own ReLU, as before the sharing)."""
+    from genospec.nn.cell import CompiledCell
+
+    for cell in model.cells:
+        if isinstance(cell, CompiledCell):
+            cell.relu_inputs = tuple(False for _ in cell.relu_inputs)
+    return model
+
+
+@pytest.mark.parametrize("mode", ["eval", "search"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_cells_share_the_relu_of_each_state(mode, channels_last):
+    """The ReLU of a state is computed once for the cells reading it: the same output, gradients
+    and running statistics as one ReLU per preprocessing block (float64), and backward keeps
+    the ReLU's output instead of the state: fewer saved activations, no more."""
+    import copy
+
+    torch.manual_seed(3)
+    if mode == "eval":
+        shared = build_network(darts_genotype("DARTS_V2"), cells=5, channels=6, auxiliary=True)
+    else:
+        space = darts_space()
+        shared = build_network(space, cells=4, channels=4, mode="search",
+                               edge_builder=mixed_sum_builder(space))
+    shared = shared.double()
+    if channels_last:
+        shared.channels_last()
+    with torch.no_grad():  # affine BatchNorms away from their initial 1 and 0
+        for bn in (m for m in shared.modules() if isinstance(m, nn.BatchNorm2d) and m.affine):
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.3, 0.3)
+    assert any(any(c.relu_inputs) for c in shared.cells)
+    own = _without_shared_relus(copy.deepcopy(shared))
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+
+    def run(model):
+        model.train()
+        saved = []
+
+        def pack(t):
+            if t.numel() >= 2 * 32 * 32 and not isinstance(t, nn.Parameter):
+                saved.append(t.untyped_storage().data_ptr())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(x)
+        out = out if isinstance(out, tuple) else (out,)
+        grads = torch.autograd.grad(sum(o.square().sum() for o in out),
+                                    [p for p in model.parameters() if p.requires_grad])
+        return out, grads, len(set(saved))
+
+    out_a, grads_a, saved_a = run(shared)
+    out_b, grads_b, saved_b = run(own)
+    for a, b in zip(out_a + grads_a, out_b + grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    for a, b in zip(shared.state_dict().values(), own.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    assert saved_a <= saved_b

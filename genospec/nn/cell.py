@@ -93,6 +93,10 @@ class CompiledCell(nn.Module):
         self.inputs = cell.inputs
         self.reduction = cell.reduction
         self.preprocess = nn.ModuleList(preprocess)
+        # inputs whose preprocessing begins with a ReLU: it can take the ReLU's output instead,
+        # computed once for every cell reading the same state (`Network.forward`)
+        self.relu_inputs = tuple(isinstance(m, ReLUConvBN) and m.starts_with_relu
+                                 for m in preprocess)
         self.edges = nn.ModuleList(edges)
         self.drop_path = DropPath()
         ir_edges = cell.edges()
@@ -112,10 +116,17 @@ class CompiledCell(nn.Module):
         self.out_chs = chs * len(out.nodes) if out.kind == "concat" else chs
 
     def forward(self, states: Sequence[torch.Tensor],
-                edge_weights: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+                edge_weights: Sequence[torch.Tensor] | None = None,
+                relu_states: Sequence[torch.Tensor | None] | None = None) -> torch.Tensor:
+        """``relu_states[i]``, where given, is ``relu(states[i])`` computed by the caller for an
+        input in `relu_inputs`: its preprocessing then skips its own ReLU."""
         if len(states) != self.inputs:
             raise ValueError(f"cell {self.cell_type!r} takes {self.inputs} inputs, got {len(states)}")
-        nodes = [pre(s) for pre, s in zip(self.preprocess, states)]
+        if relu_states is None:
+            nodes = [pre(s) for pre, s in zip(self.preprocess, states)]
+        else:
+            nodes = [pre(s) if r is None else pre(r, after_relu=True)
+                     for pre, s, r in zip(self.preprocess, states, relu_states)]
         # what the edges leaving a node compute once for it (its ReLU; a supernet's pooling),
         # one dict per source node
         shared: dict[int, dict] = {}

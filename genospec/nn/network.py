@@ -123,17 +123,33 @@ class Network(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         states = self.stem(x)
         states = [states[0]] * (self._max_inputs - len(states)) + states
+        checkpointed = self.checkpoint_cells and self.training and torch.is_grad_enabled()
+        # the ReLU of each state, computed once for every cell whose preprocessing begins with
+        # one (DARTS: the next two cells) and kept by autograd instead of the state itself,
+        # which then no block keeps (each block used to run its own ReLU of it and recompute
+        # it in backward); alongside `states`, None where not computed
+        relus: list[torch.Tensor | None] = [None] * len(states)
         aux = None
         for i, cell in enumerate(self.cells):
             weights = None
             if edge_weights is not None and isinstance(cell, CompiledCell):
                 weights = edge_weights.get(cell.cell_type)
             inputs = states[len(states) - cell.inputs:]
-            if self.checkpoint_cells and self.training and torch.is_grad_enabled():
+            if checkpointed:
                 out = checkpoint(cell, inputs, weights, use_reentrant=False)
+            elif isinstance(cell, CompiledCell) and any(cell.relu_inputs):
+                first = len(states) - cell.inputs
+                for j, wanted in enumerate(cell.relu_inputs):
+                    if wanted and relus[first + j] is None:
+                        same = [k for k in range(len(states)) if states[k] is states[first + j]
+                                and relus[k] is not None]  # the stem's output, read twice
+                        relus[first + j] = relus[same[0]] if same else torch.relu(inputs[j])
+                out = cell(inputs, weights, [relus[first + j] if wanted else None
+                                             for j, wanted in enumerate(cell.relu_inputs)])
             else:
                 out = cell(inputs, weights)
             states = states[1:] + [out]
+            relus = relus[1:] + [None]
             if i == self.auxiliary_after and self.auxiliary_head is not None and self.training:
                 aux = self.auxiliary_head(states[-1])
         logits = self.classifier(torch.flatten(self.head(states[-1]), 1))

@@ -151,9 +151,10 @@ class ReLUConvBN(nn.Sequential):
     With a 1x1 convolution (a cell's preprocessing) on the CPU under autograd it is a
     recomputing block (`genospec.nn.recompute`, no depthwise convolution): it keeps its input
     and BatchNorm's output (its input where an affine BatchNorm's output cannot give back the
-    normalised activation), not the ReLU's output, and the 1x1
-    convolution is a matrix product in channels-last memory. The two cells reading a cell's
-    output then keep that output once instead of one ReLU output each."""
+    normalised activation), and the 1x1 convolution is a matrix product in channels-last
+    memory. A network hands the cells that read a state its ReLU computed once
+    (``after_relu``, `Network.forward`): the blocks keep that one ReLU output, which replaces
+    the state in memory, and neither runs nor recomputes a ReLU of their own."""
 
     def __init__(self, in_chs: int, out_chs: int, kernel: int | tuple[int, int], stride: int = 1,
                  padding: int | tuple[int, int] = 0, dilation: int = 1, affine: bool = True,
@@ -164,11 +165,19 @@ class ReLUConvBN(nn.Sequential):
             nn.BatchNorm2d(out_chs, affine=affine),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, after_relu: bool = False) -> torch.Tensor:
+        """``after_relu``: ``x`` is the ReLU's output already (computed once for every block
+        reading the same tensor, `starts_with_relu` blocks only); the block skips its ReLU."""
         relu, conv, bn = self
-        if isinstance(relu, nn.ReLU) and can_recompute(x, None, conv, bn, "output"):
-            return recomputed_chain(x, None, conv, bn, "output")
-        return bn(conv(relu(x)))
+        if after_relu and not self.starts_with_relu:
+            raise ValueError("after_relu: this block has no ReLU to skip")
+        if (after_relu or self.starts_with_relu) and can_recompute(x, None, conv, bn, "output"):
+            return recomputed_chain(x, None, conv, bn, "output", relu=not after_relu)
+        return bn(conv(x if after_relu else relu(x)))
+
+    @property
+    def starts_with_relu(self) -> bool:
+        return isinstance(self[0], nn.ReLU)
 
 
 class DilConv(nn.Sequential):

@@ -62,14 +62,17 @@ def _depthwise(r: Tensor, dw: DepthwiseConv2d, w_dw: Tensor) -> Tensor:
 
 class _Chain(torch.autograd.Function):
     """Input ``x``, or ``relu(pre)`` computed outside when ``pre`` is given (a shared ReLU);
-    either way the block keeps the tensor before the ReLU, which the graph holds anyway."""
+    either way the block keeps the tensor before the ReLU, which the graph holds anyway. With
+    ``relu=False`` (and no ``pre``) ``x`` is a ReLU's output the caller's graph keeps: the
+    block keeps it and has no ReLU of its own."""
 
     @staticmethod
-    def forward(ctx, x, pre, w_dw, w_pw, gamma, beta, scale, block, kept):
+    def forward(ctx, x, pre, w_dw, w_pw, gamma, beta, scale, block, kept, relu):
         dw, _, bn = block
         ctx.block, ctx.kept = block, kept
-        ctx.relu_inside = pre is None
-        r = torch.relu(x) if pre is None else x
+        ctx.relu_inside = pre is None and relu
+        ctx.recompute_relu = relu or pre is not None  # backward's relu(saved x)
+        r = torch.relu(x) if ctx.relu_inside else x
         p = _pointwise(r if dw is None else _depthwise(r, dw, w_dw), w_pw)
         del r
         # a scale (affine-free BatchNorm only) is BatchNorm's weight: the output comes scaled
@@ -90,7 +93,7 @@ class _Chain(torch.autograd.Function):
         needed = ctx.needs_input_grad
         if torch.is_grad_enabled():  # a double backward: differentiate the recomputed chain
             with torch.enable_grad():  # the saved tensors themselves, so the graph reaches them
-                r = torch.relu(x)
+                r = torch.relu(x) if ctx.recompute_relu else x
                 out = _chain_after_relu(r, dw, w_dw, w_pw, gamma, beta, eps=bn.eps)
                 if scale is not None:
                     out = out * scale
@@ -101,14 +104,14 @@ class _Chain(torch.autograd.Function):
             wanted = [t for t, n in zip(inputs, wants) if n and t is not None]
             grads = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
             g = [next(grads) if n and t is not None else None for t, n in zip(inputs, wants)]
-            return g[0], None, *g[1:], None, None
+            return g[0], None, *g[1:], None, None, None
         want_weights = needed[2] or needed[3]
         want_affine = gamma is not None and (needed[4] or needed[5])
         want_scale = scale is not None and needed[6]
         r = d = None
         g_scale = None
         if want_weights or ctx.kept == "input":
-            r = torch.relu(x)
+            r = torch.relu(x) if ctx.recompute_relu else x
             d = r if dw is None else _depthwise(r, dw, w_dw)
         if ctx.kept == "affine_output":
             g_p, g_gamma, g_beta = _affine_batch_norm_backward_from_output(
@@ -141,7 +144,7 @@ class _Chain(torch.autograd.Function):
         if needed[0] and ctx.relu_inside:  # x > 0 exactly where relu(x) > 0
             g_x = torch.ops.aten.threshold_backward(g_x, x, 0)
         return (g_x, None, g_dw, g_pw, g_gamma if needed[4] else None,
-                g_beta if needed[5] else None, g_scale, None, None)
+                g_beta if needed[5] else None, g_scale, None, None, None)
 
 
 class _ReLUKeepingInput(torch.autograd.Function):
@@ -404,7 +407,8 @@ def _narrow_batch_norm(h: Tensor, weight: Tensor | None, bias: Tensor | None,
 
 def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: nn.BatchNorm2d,
                      keep: str = "output", pre: Tensor | None = None,
-                     scale: Tensor | None = None, *, scale_checked: bool = False) -> Tensor:
+                     scale: Tensor | None = None, *, scale_checked: bool = False,
+                     relu: bool = True) -> Tensor:
     """``bn(pw(dw(relu(x))))`` (``dw=None``: ``bn(pw(relu(x)))``) keeping ``x`` (and with
     ``keep="output"`` the result, or BatchNorm's input where it is affine and its output cannot
     give back the normalised activation) for backward
@@ -414,7 +418,10 @@ def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: n
     BatchNorm only; see `can_scale`) the result is ``scale * bn(...)``: an op's mixing weight
     applied inside BatchNorm, at no cost, and its gradient taken from BatchNorm's backward,
     instead of a multiplication of the output and of its gradient; ``scale_checked``: the
-    caller has just asked `can_scale` (which reads the scale's value: once per op is enough)."""
+    caller has just asked `can_scale` (which reads the scale's value: once per op is enough).
+    With ``relu=False`` (no ``pre``) ``x`` is already a ReLU's output that the caller's graph
+    keeps (a cell output's ReLU shared by the cells reading it): the block computes
+    ``bn(pw(dw(x)))``, keeps ``x`` and neither runs nor recomputes a ReLU."""
     if keep not in ("output", "input"):
         raise ValueError(f"keep must be 'output' or 'input', got {keep!r}")
     if scale is not None and not scale_checked and not can_scale(scale, bn):
@@ -422,7 +429,7 @@ def recomputed_chain(x: Tensor, dw: DepthwiseConv2d | None, pw: nn.Conv2d, bn: n
                          "not tiny (can_scale)")
     kept = "input" if keep == "input" else "bn_input" if bn.affine else "output"
     return _Chain.apply(x, pre, None if dw is None else dw.weight, pw.weight, bn.weight,
-                        bn.bias, scale, (dw, pw, bn), kept)
+                        bn.bias, scale, (dw, pw, bn), kept, relu)
 
 
 def can_scale(scale: Tensor, bn: nn.Module) -> bool:
