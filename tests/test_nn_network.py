@@ -191,3 +191,41 @@ def test_cells_share_the_relu_of_each_state(mode, channels_last):
     for a, b in zip(shared.state_dict().values(), own.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     assert saved_a <= saved_b
+
+
+def test_cells_pool_each_node_once_per_pooling_function():
+    """DARTS_V2's reduction cell max-pools its two inputs on five edges: each input is pooled
+    once, with the same output, gradients and drop-path draws as pooling on every edge."""
+    import copy
+
+    from genospec.nn.cell import CompiledCell
+
+    torch.manual_seed(5)
+    shared = build_network(darts_genotype("DARTS_V2"), cells=3, channels=4,
+                           drop_path=0.3).double()
+    reduce = [c for c in shared.cells if isinstance(c, CompiledCell) and c.reduction]
+    assert reduce and sum(k is not None for k in reduce[0]._repeat_keys) == 5
+    own = copy.deepcopy(shared)
+    for cell in own.cells:
+        if isinstance(cell, CompiledCell):
+            cell._repeat_keys = [None] * len(cell._repeat_keys)
+    for model in (shared, own):
+        model.schedule_drop_path(1.0)
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    calls = []
+    results = []
+    for model in (shared, own):
+        handles = [m.register_forward_hook(lambda *a: calls.append(1))
+                   for m in model.modules() if isinstance(m, nn.MaxPool2d)]
+        calls.clear()
+        torch.manual_seed(9)  # the same drop-path draws
+        out = model.train()(x)
+        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        results.append((len(calls), out, grads))
+        for h in handles:
+            h.remove()
+    (n_shared, out_a, grads_a), (n_own, out_b, grads_b) = results
+    assert (n_shared, n_own) == (2 * len(reduce), 5 * len(reduce))
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -43,6 +43,15 @@ class SingleOpEdge(nn.Module):
     def is_identity(self) -> bool:
         return isinstance(self.op, nn.Identity)
 
+    @property
+    def repeat_key(self) -> str | None:
+        """For an op that is a fixed function of its input (a bare pooling layer: no
+        parameters, no state), a key equal for every such op computing the same function; the
+        cell computes it once per source node. None for every other op."""
+        if isinstance(self.op, (nn.MaxPool2d, nn.AvgPool2d)):
+            return repr(self.op)
+        return None
+
 
 def single_op_edges(ops: Mapping[str, OpDef]) -> EdgeBuilder:
     """The default edge builder: the edge's only op, looked up in the op library ``ops``."""
@@ -110,6 +119,9 @@ class CompiledCell(nn.Module):
         self._keeps_pre = [getattr(m, "keeps_pre", False) for m in edges]
         # supernet edges (`MixedEdge`) share, per source node, what they compute alike
         self._shares = [getattr(m, "shares_across_edges", False) for m in edges]
+        # single-op edges computing the same pooling of the same node (DARTS_V2's reduction
+        # cell pools its two inputs five times with two functions) run it once per forward
+        self._repeat_keys = [getattr(m, "repeat_key", None) for m in edges]
         out = cell.output
         self._out_kind = out.kind
         self._out_nodes = list(out.nodes)
@@ -130,6 +142,7 @@ class CompiledCell(nn.Module):
         # what the edges leaving a node compute once for it (its ReLU; a supernet's pooling),
         # one dict per source node
         shared: dict[int, dict] = {}
+        repeated: dict[tuple[int, str], torch.Tensor] = {}
         for incoming in self._plan:
             total = None
             for k, src in incoming:
@@ -140,7 +153,12 @@ class CompiledCell(nn.Module):
                     # computed once per source node; on the CPU under autograd it keeps x, and
                     # the ops that keep x as well (`keeps_pre`) recompute from it
                     pre, x = x, shared_relu(x, shared.setdefault(src, {}))
-                if edge_weights is None:
+                if edge_weights is None and self._repeat_keys[k] is not None:
+                    key = (src, self._repeat_keys[k])
+                    if key not in repeated:
+                        repeated[key] = edge(x)
+                    h = repeated[key]
+                elif edge_weights is None:
                     h = edge(x, pre=pre) if self._keeps_pre[k] else edge(x)
                 elif self._shares[k]:
                     h = edge(x, edge_weights[k], shared.setdefault(src, {}))
