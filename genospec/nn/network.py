@@ -127,7 +127,8 @@ class Network(nn.Module):
         # the ReLU of each state, computed once for every cell whose preprocessing begins with
         # one (DARTS: the next two cells) and kept by autograd instead of the state itself,
         # which then no block keeps (each block used to run its own ReLU of it and recompute
-        # it in backward); alongside `states`, None where not computed
+        # it in backward); alongside `states`, None where not computed (without autograd they
+        # live as long as their states, one cell or two)
         relus: list[torch.Tensor | None] = [None] * len(states)
         aux = None
         for i, cell in enumerate(self.cells):
@@ -138,14 +139,7 @@ class Network(nn.Module):
             if checkpointed:
                 out = checkpoint(cell, inputs, weights, use_reentrant=False)
             elif isinstance(cell, CompiledCell) and any(cell.relu_inputs):
-                first = len(states) - cell.inputs
-                for j, wanted in enumerate(cell.relu_inputs):
-                    if wanted and relus[first + j] is None:
-                        same = [k for k in range(len(states)) if states[k] is states[first + j]
-                                and relus[k] is not None]  # the stem's output, read twice
-                        relus[first + j] = relus[same[0]] if same else torch.relu(inputs[j])
-                out = cell(inputs, weights, [relus[first + j] if wanted else None
-                                             for j, wanted in enumerate(cell.relu_inputs)])
+                out = cell(inputs, weights, _shared_relus(states, relus, cell.relu_inputs))
             else:
                 out = cell(inputs, weights)
             states = states[1:] + [out]
@@ -154,6 +148,19 @@ class Network(nn.Module):
                 aux = self.auxiliary_head(states[-1])
         logits = self.classifier(torch.flatten(self.head(states[-1]), 1))
         return logits if aux is None else (logits, aux)
+
+
+def _shared_relus(states: list[torch.Tensor], relus: list[torch.Tensor | None],
+                  wanted: Sequence[bool]) -> list[torch.Tensor | None]:
+    """The ReLUs of the last ``len(wanted)`` states where ``wanted``, each computed once and
+    recorded in ``relus`` (alongside ``states``) for the next cell reading the same state; a
+    state listed twice (the stem's output) gets one ReLU."""
+    first = len(states) - len(wanted)
+    for j, want in enumerate(wanted):
+        if want and relus[first + j] is None:
+            same = [r for s, r in zip(states, relus) if s is states[first + j] and r is not None]
+            relus[first + j] = same[0] if same else torch.relu(states[first + j])
+    return [relus[first + j] if want else None for j, want in enumerate(wanted)]
 
 
 def build_network(space: Space, *, layout: str | None = None, cells: int | None = None,
