@@ -5,11 +5,11 @@ memory use shrinks: it hands a freed block at the top of its heap back to the sy
 than twice its current mmap threshold is free there, and serves blocks above that threshold
 (which starts at 128 KiB and grows with the blocks freed) with fresh ``mmap`` calls. A training
 step frees most of what its forward allocated and allocates as much again in the next step, so
-the system keeps zeroing pages for it: 8,000-46,000 page faults and 20-160 ms of system time
+the system keeps zeroing pages for it: 8,400-46,500 page faults and 23-154 ms of system time
 per step on the quick, one-level and evaluation steps of benchmarks/ (two cores, 2026-12-07,
 benchmarks/README.md). `retain_freed_memory` keeps what was freed for the next step instead
-(no more than a few hundred faults per step there): the resident set stays near the step's
-peak, which the next step reaches again anyway.
+(0-1,400 faults per step there, once 11,600): the resident set stays near the step's peak,
+which the next step reaches again anyway.
 """
 
 from __future__ import annotations
