@@ -6,6 +6,8 @@ STAMP := .install.stamp
 .PHONY: install search test test-malloc bench
 
 $(STAMP): pyproject.toml
+	@# cc builds genospec/nn/native's kernel on first use; without one the PyTorch path runs
+	@command -v cc >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q gcc libc6-dev; }
 	@command -v dot >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q graphviz; }
 	@ls /usr/share/datasets/fashion-mnist/*.gz >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; }
 	$(PYTHON) -m pip install -q -e '.[test]'

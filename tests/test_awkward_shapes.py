@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genospec.nn import depthwise, recompute
+from genospec.nn import depthwise, native, recompute
 from genospec.nn.concat import concat_channels
 from genospec.nn.depthwise import depthwise_conv
 from genospec.nn.ops import DilConv, FactorizedReduce, PoolBN, ReLUConvBN, SepConv
@@ -78,11 +78,20 @@ def _batchnorm_ok(n: int, h: int, w: int, stride: int) -> bool:
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (3, 2, 1), (5, 2, 1), (3, 1, 2),
-                                                    (3, 2, 2), (5, 2, 2), (1, 2, 1)])
-@pytest.mark.parametrize("path", ["rule", "decomposed"])
+                                                    (3, 2, 2), (5, 2, 2), (5, 1, 2), (7, 1, 1),
+                                                    (1, 2, 1)])
+@pytest.mark.parametrize("path", ["rule", "native", "decomposed", "onednn"])
 def test_depthwise_convolution(shape, kernel, stride, dilation, path, monkeypatch):
-    if path == "decomposed":  # the weight gradient's sub-grid decomposition, whatever the size
-        monkeypatch.setattr(depthwise, "_weight_grad_plan", lambda *args: 3)
+    """Each path of the weight gradient, whatever the size: the rule's choice, the C kernel,
+    the sub-grid decomposition and oneDNN's own."""
+    if path == "native" and native.library() is None:
+        pytest.skip(f"no C kernels here: {native.failure()}")
+    monkeypatch.setattr(depthwise, "_native_weight_grad",
+                        {"rule": depthwise._native_weight_grad, "native": lambda *a: True}.get(
+                            path, lambda *a: False))
+    if path != "rule":
+        monkeypatch.setattr(depthwise, "_weight_grad_plan",
+                            lambda *args: 3 if path == "decomposed" else None)
     x = _input(shape)
     chs = shape[1]
     pad = dilation * (kernel - 1) // 2

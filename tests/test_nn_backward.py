@@ -11,11 +11,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from genospec.nn.depthwise import DepthwiseConv2d, _weight_grad_plan, depthwise_conv, phase_terms
+from genospec.nn.depthwise import (DepthwiseConv2d, _native_weight_grad, _weight_grad_plan,
+                                   depthwise_conv, phase_terms)
 from genospec.nn.ops import DilConv, PoolBN, SepConv
 from genospec.nn.recompute import recomputed_chain, relu_keeping_input
 
-CONFIGS = [(k, s, d, p) for k, s, d in itertools.product((1, 2, 3, 5), (1, 2, 3), (1, 2))
+CONFIGS = [(k, s, d, p) for k, s, d in itertools.product((1, 2, 3, 5, 7), (1, 2, 3), (1, 2))
            for p in sorted({0, d * (k - 1) // 2, d * (k - 1)})]
 
 
@@ -88,6 +89,14 @@ def test_weight_grad_plan_rule():
     assert _weight_grad_plan(5, 1, 2, big) == 3 and _weight_grad_plan(5, 1, 2, mid) is None
     assert _weight_grad_plan(5, 1, 1, big) == 3 and _weight_grad_plan(5, 1, 1, mid) is None
     assert _weight_grad_plan(3, 1, 1, big) is None
+
+
+def test_native_weight_grad_rule():
+    """The C kernel everywhere but where oneDNN's undilated stride-1 3x3 is as fast."""
+    big, small = 64 * 16 * 32 * 32, 32 * 16 * 16 * 16
+    assert not _native_weight_grad(3, 1, 1, big) and _native_weight_grad(3, 1, 1, small)
+    for kernel, stride, dilation in [(3, 2, 1), (3, 1, 2), (5, 1, 1), (5, 2, 2), (7, 1, 2)]:
+        assert _native_weight_grad(kernel, stride, dilation, big)
 
 
 def test_plain_convolution_where_no_gradient_is_taken():

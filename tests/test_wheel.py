@@ -1,11 +1,15 @@
-"""A wheel built from the repository works elsewhere: grammar and schema travel inside it."""
+"""A wheel built from the repository works elsewhere: grammar, schemas and the C kernel's source
+travel inside it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
 from pathlib import Path
+
+from genospec.nn import native
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +41,12 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
     js = subprocess.run([str(env_dir / "bin" / "genospec"), "compile", "s.gs", "--json"], cwd=elsewhere,
                         capture_output=True, text=True)
     assert js.returncode == 0 and '"genospec-ir"' in js.stdout, js.stderr
+    # the C kernel's source ships too, and builds from the installed package
+    kernel = subprocess.run([str(py), "-c", "from genospec.nn import native; "
+                             "print(native.SOURCE.is_file(), native.failure())"],
+                            cwd=elsewhere, capture_output=True, text=True,
+                            env={**os.environ, "GENOSPEC_CACHE_DIR": str(tmp_path / "cache")})
+    assert kernel.returncode == 0, kernel.stderr
+    assert kernel.stdout.startswith("True"), kernel.stdout
+    if native._compiler() is not None:
+        assert kernel.stdout.split(None, 1)[1].strip() == "None", kernel.stdout

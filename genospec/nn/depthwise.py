@@ -17,6 +17,11 @@ them with the fast kernels instead (same mathematics, float rounding aside):
   sub-sampled tensors, each of which the fast kernels handle (taps split in blocks of at most 3
   for the weight gradient, whose oneDNN kernel is fast only up to 3x3).
 
+The weight gradient goes first to genospec's C kernel (``genospec.nn.native``: one pass over
+the input per output-gradient row, all taps at once), which beats both oneDNN and the
+decomposition everywhere but on large undilated stride-1 3x3 layers (``_native_weight_grad``);
+where the kernel cannot load (no C compiler) the rules below apply.
+
 Which gradient takes which path is a fixed rule (``_weight_grad_plan``), measured on this
 project's benchmark machine (benchmarks/README.md); a fixed rule keeps runs reproducible bit for
 bit, which an autotuner choosing by timing would not. Off the CPU, without gradients, under
@@ -32,6 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import native
 from .concat import memory_format_of
 
 
@@ -127,9 +133,24 @@ def _input_grad(grad: Tensor, weight: Tensor, in_shape: torch.Size, stride: int,
     return padded[:, :, padding:padding + height, padding:padding + width]
 
 
+def _native_weight_grad(kernel: int, stride: int, dilation: int, numel: int) -> bool:
+    """Whether the weight gradient goes to the C kernel (`genospec.nn.native`) where it loads:
+    everywhere but undilated stride-1 3x3 layers of 200k gradient elements or more, where oneDNN's
+    is as fast or faster. Measured per call (two cores, channels-last, 2026-12-07,
+    benchmarks/README.md), C kernel against the path taken before: dilated 5x5 at [64, 16, 32, 32]
+    1.2 against 6.7 ms, undilated 5x5 1.0 against 3.6 ms, dilated 3x3 0.69 against 3.2 ms; at
+    [32, 16, 16, 16] 0.08 against 0.14 ms for an undilated 3x3; at [64, 16, 32, 32] 0.46 against
+    0.39 ms for it."""
+    return not (kernel == 3 and stride == 1 and dilation == 1 and numel >= 200_000)
+
+
 def _weight_grad(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: int,
                  dilation: int) -> Tensor:
     chs, kernel = weight.shape[0], weight.shape[-1]
+    if _native_weight_grad(kernel, stride, dilation, grad.numel()):
+        out = native.depthwise_weight_grad(grad, x, kernel, stride, padding, dilation)
+        if out is not None:
+            return out
     block = _weight_grad_plan(kernel, stride, dilation, grad.numel())
     if block is None:
         return torch.ops.aten.convolution_backward(

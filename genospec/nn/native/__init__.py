@@ -1,0 +1,152 @@
+"""genospec's C kernels: compiled once per machine with the system's C compiler, loaded with ctypes.
+
+One kernel so far, the depthwise convolution's weight gradient (``depthwise_weight_grad.c``,
+used by ``genospec.nn.depthwise`` where oneDNN's is slow). The source ships with the package; the
+first call compiles it (``cc -O3``, about a second) into the cache folder, under a name that
+hashes the source, the compiler and the flags, written atomically so that processes building at
+once do not see each other's half-written files. The binary carries a generic and an x86-64-v3
+(AVX2, FMA) version of its loops and picks one at load time, so a cache folder shared by
+different machines stays valid.
+
+Where no C compiler is found, the build fails, or ``GENOSPEC_NATIVE=0`` is set, `library` returns
+None and every caller keeps its PyTorch path: the kernels make training faster, never possible.
+``GENOSPEC_CACHE_DIR`` chooses the cache folder (default ``$XDG_CACHE_HOME/genospec``, else
+``~/.cache/genospec``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+SOURCE = Path(__file__).with_name("depthwise_weight_grad.c")
+FLAGS = ("-O3", "-shared", "-fPIC", "-fopenmp", "-Wno-psabi")
+BUILD_TIMEOUT_S = 120
+KERNELS = (3, 5, 7)  # the kernel sizes the C loops are written for
+# The batch is summed in at most this many fixed slices (the C source explains why): enough for
+# as many threads, few enough that adding the slices costs nothing.
+BATCH_SLICES = 16
+
+_failure: str | None = None
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are kept (see the module docstring)."""
+    if os.environ.get("GENOSPEC_CACHE_DIR"):
+        return Path(os.environ["GENOSPEC_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "genospec"
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+
+
+def _build(compiler: str) -> Path:
+    """The compiled library's path, compiling it first where the cache lacks it."""
+    source = SOURCE.read_bytes()
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
+                             timeout=BUILD_TIMEOUT_S).stdout
+    key = hashlib.sha256(b"\0".join([source, compiler.encode(), version.encode(),
+                                     " ".join(FLAGS).encode(), sys.platform.encode(),
+                                     os.uname().machine.encode()])).hexdigest()[:16]
+    folder = cache_dir()
+    target = folder / f"{SOURCE.stem}-{key}.so"
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{SOURCE.stem}-", suffix=".so", dir=folder)
+    os.close(fd)
+    try:
+        done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True,
+                              text=True, timeout=BUILD_TIMEOUT_S)
+        if done.returncode != 0:
+            raise OSError(f"{compiler} failed: {done.stderr.strip()[-400:]}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded kernels, or None where they are unavailable (`failure` says why)."""
+    global _failure
+    if os.environ.get("GENOSPEC_NATIVE", "1") == "0":
+        _failure = "turned off by GENOSPEC_NATIVE=0"
+        return None
+    compiler = _compiler()
+    if compiler is None:
+        _failure = "no C compiler (cc or gcc, or $CC) found"
+        return None
+    try:
+        lib = ctypes.CDLL(str(_build(compiler)))
+    except (OSError, subprocess.SubprocessError) as exc:
+        _failure = f"building {SOURCE.name} failed: {exc}"
+        return None
+    for name, real in (("genospec_depthwise_weight_grad_f32", ctypes.c_float),
+                       ("genospec_depthwise_weight_grad_f64", ctypes.c_double)):
+        fn = getattr(lib, name)
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.POINTER(real)] * 4 + [ctypes.c_long] * 11 + [ctypes.c_int]
+    return lib
+
+
+def failure() -> str | None:
+    """Why `library` returned None, if it did."""
+    library()
+    return _failure
+
+
+def _pointer(t: Tensor, real: type) -> ctypes._Pointer:
+    return ctypes.cast(ctypes.c_void_p(t.data_ptr()), ctypes.POINTER(real))
+
+
+def depthwise_weight_grad(grad: Tensor, x: Tensor, kernel: int, stride: int, padding: int,
+                          dilation: int, threads: int | None = None) -> Tensor | None:
+    """The weight gradient ``[C, 1, kernel, kernel]`` of ``F.conv2d(x, w, stride, padding,
+    dilation, groups=C)`` given its output gradient, from the C kernel; None where the kernel
+    does not apply (no library; not float32/float64 on the CPU; a kernel size outside
+    `KERNELS`) and the caller keeps its own path. ``threads`` defaults to PyTorch's intra-op
+    thread count; the result is the same bits for any count."""
+    lib = library()
+    if (lib is None or kernel not in KERNELS or x.dtype not in (torch.float32, torch.float64)
+            or grad.dtype != x.dtype or x.device.type != "cpu" or grad.device.type != "cpu"
+            or x.dim() != 4 or grad.dim() != 4):
+        return None
+    n, chs, height, width = x.shape
+    reach = dilation * (kernel - 1) + 1
+    expected = [(size + 2 * padding - reach) // stride + 1 for size in (height, width)]
+    if (grad.shape[:2] != x.shape[:2] or list(grad.shape[2:]) != expected or min(expected) < 1
+            or stride < 1 or dilation < 1 or not 0 <= padding <= dilation * (kernel - 1)
+            or n == 0 or chs == 0):
+        raise ValueError(f"depthwise weight gradient: gradient {tuple(grad.shape)} does not fit "
+                         f"input {tuple(x.shape)} at kernel {kernel}, stride {stride}, padding "
+                         f"{padding}, dilation {dilation}")
+    # The C loops read [N, H, W, C] memory: a channels-last tensor's own, else a copy.
+    x_nhwc = x.detach().permute(0, 2, 3, 1).contiguous()
+    g_nhwc = grad.detach().permute(0, 2, 3, 1).contiguous()
+    slices = min(n, BATCH_SLICES)
+    taps = kernel * kernel * chs
+    part = x.new_empty(slices * taps)
+    out = x.new_empty(taps)
+    real, fn = ((ctypes.c_float, lib.genospec_depthwise_weight_grad_f32)
+                if x.dtype == torch.float32 else
+                (ctypes.c_double, lib.genospec_depthwise_weight_grad_f64))
+    status = fn(_pointer(x_nhwc, real), _pointer(g_nhwc, real), _pointer(part, real),
+                _pointer(out, real), n, chs, height, width, expected[0], expected[1], kernel,
+                stride, padding, dilation, slices, threads or torch.get_num_threads())
+    if status != 0:  # the C side checks the sizes again and refused them: a bug here
+        raise RuntimeError("depthwise weight gradient kernel refused its arguments")
+    return out.view(kernel, kernel, chs).permute(2, 0, 1).unsqueeze(1).contiguous()

@@ -1,0 +1,199 @@
+"""genospec's C kernel (genospec/nn/native): built once into the cache, the same bits for any
+thread count, exact against PyTorch's convolution in float64, never reading outside its tensors
+(guard pages), and a clean fallback where no compiler or a broken one is found."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from genospec.nn import native
+
+needs_kernels = pytest.mark.skipif(native.library() is None,
+                                   reason=f"no C kernels here: {native.failure()}")
+
+
+def _reference_weight_grad(grad, x, kernel, stride, padding, dilation):
+    w = torch.zeros(x.shape[1], 1, kernel, kernel, dtype=x.dtype)
+    return torch.ops.aten.convolution_backward(
+        grad, x, w, None, [stride] * 2, [padding] * 2, [dilation] * 2, False, [0, 0], x.shape[1],
+        [False, True, False])[1]
+
+
+def _case(n, c, h, w, kernel, stride, padding, dilation, dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, h, w, generator=gen, dtype=dtype)
+    out_h = (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    out_w = (w + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    grad = torch.randn(n, c, out_h, out_w, generator=gen, dtype=dtype)
+    return grad, x
+
+
+@needs_kernels
+@pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (3, 2, 1), (3, 1, 2), (3, 3, 2),
+                                                    (5, 1, 1), (5, 2, 2), (7, 1, 1), (7, 2, 3)])
+@pytest.mark.parametrize("chans", [1, 8, 13])  # the tail only, one full lane, lanes and a tail
+def test_matches_convolution_backward_in_float64(kernel, stride, dilation, chans):
+    for padding in sorted({0, dilation * (kernel - 1) // 2, dilation * (kernel - 1)}):
+        for h, w in [(9, 6), (1, 40), (dilation * (kernel - 1) + 1, 3)]:
+            if min(h, w) + 2 * padding < dilation * (kernel - 1) + 1:
+                continue
+            grad, x = _case(3, chans, h, w, kernel, stride, padding, dilation, torch.float64)
+            got = native.depthwise_weight_grad(grad, x, kernel, stride, padding, dilation)
+            want = _reference_weight_grad(grad, x, kernel, stride, padding, dilation)
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-11)
+
+
+def _every_other_channel(t):
+    """A view of t's values that is dense in no layout."""
+    view = torch.stack([t, torch.full_like(t, float("nan"))], 2).flatten(1, 2)[:, ::2]
+    assert torch.equal(view, t) and not view.is_contiguous()
+    return view
+
+
+@needs_kernels
+def test_float32_channels_last_and_views():
+    """Channels-last input is read in place; other layouts and views are copied first."""
+    grad, x = _case(6, 20, 17, 11, 5, 2, 4, 2, torch.float32, seed=3)
+    want = _reference_weight_grad(grad.double(), x.double(), 5, 2, 4, 2)
+    for xx, gg in [(x, grad),
+                   (x.contiguous(memory_format=torch.channels_last),
+                    grad.contiguous(memory_format=torch.channels_last)),
+                   (_every_other_channel(x), _every_other_channel(grad))]:
+        got = native.depthwise_weight_grad(gg, xx, 5, 2, 4, 2)
+        assert got.dtype == torch.float32 and got.shape == (20, 1, 5, 5)
+        torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-4)
+
+
+@needs_kernels
+def test_same_bits_for_any_thread_count():
+    grad, x = _case(37, 24, 16, 16, 5, 1, 4, 2, torch.float32, seed=4)
+    results = [native.depthwise_weight_grad(grad, x, 5, 1, 4, 2, threads=t) for t in (1, 2, 3, 8)]
+    for r in results[1:]:
+        assert torch.equal(r, results[0])
+
+
+@needs_kernels
+def test_refuses_mismatched_sizes_and_passes_on_what_it_does_not_handle():
+    grad, x = _case(2, 4, 8, 8, 3, 1, 1, 1, torch.float32)
+    with pytest.raises(ValueError, match="does not fit"):
+        native.depthwise_weight_grad(grad[:, :, :-1], x, 3, 1, 1, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        native.depthwise_weight_grad(grad[:, :3], x, 3, 1, 1, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        native.depthwise_weight_grad(grad, x, 3, 1, 3, 1)  # padding beyond the filter's reach
+    assert native.depthwise_weight_grad(grad, x, 4, 1, 1, 1) is None  # no loop for 4x4
+    assert native.depthwise_weight_grad(grad.half(), x.half(), 3, 1, 1, 1) is None
+    assert native.depthwise_weight_grad(grad, x.double(), 3, 1, 1, 1) is None
+
+
+GUARDED = textwrap.dedent("""
+    import ctypes, itertools, mmap, sys
+    import torch
+    from genospec.nn import native
+
+    PAGE = mmap.PAGESIZE
+    libc = ctypes.CDLL(None)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    keep = []
+
+    def guarded(t):
+        # a copy of t whose memory ends exactly at a page that may not be read (and starts right
+        # after another): a read outside it is a segmentation fault
+        nbytes = t.numel() * t.element_size()
+        body = -(-nbytes // PAGE) * PAGE
+        m = mmap.mmap(-1, body + 2 * PAGE)
+        keep.append(m)
+        base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+        for start in (base, base + PAGE + body):
+            assert libc.mprotect(start, PAGE, 0) == 0  # PROT_NONE
+        out = torch.frombuffer(m, dtype=t.dtype, count=t.numel(),
+                               offset=PAGE + body - nbytes).view(t.shape)
+        out.copy_(t)
+        return out
+
+    count = 0
+    for kernel, stride, dilation in itertools.product((3, 5, 7), (1, 2, 3), (1, 2)):
+        for pad in sorted({0, dilation * (kernel - 1) // 2, dilation * (kernel - 1)}):
+            for h, w, c in [(5, 7, 3), (1, 1, 8), (12, 9, 9)]:
+                if min(h, w) + 2 * pad < dilation * (kernel - 1) + 1:
+                    continue
+                for dtype in (torch.float32, torch.float64):
+                    x = torch.randn(2, h, w, c, dtype=dtype)
+                    oh = (h + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+                    ow = (w + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+                    g = torch.randn(2, oh, ow, c, dtype=dtype)
+                    xg, gg = guarded(x), guarded(g)  # [N, H, W, C] memory, read in place
+                    got = native.depthwise_weight_grad(gg.permute(0, 3, 1, 2),
+                                                       xg.permute(0, 3, 1, 2), kernel, stride,
+                                                       pad, dilation, threads=2)
+                    assert torch.isfinite(got).all()
+                    count += 1
+    print("guarded calls", count)
+""")
+
+
+@needs_kernels
+def test_reads_nothing_outside_its_tensors():
+    """Every configuration, tensors placed against unreadable pages on both sides: any read
+    outside them kills the child process."""
+    done = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 100
+
+
+def test_cache_reuse_and_fallbacks(tmp_path, monkeypatch):
+    """Built once per cache folder, atomically (no temporary file left); GENOSPEC_NATIVE=0 and a
+    compiler that fails both leave the kernels off with the reason, and PyTorch's path runs."""
+    monkeypatch.setenv("GENOSPEC_CACHE_DIR", str(tmp_path))
+    try:
+        if native._compiler() is not None:
+            native.library.cache_clear()
+            first = native.library()
+            assert first is not None, native.failure()
+            built = sorted(p.name for p in tmp_path.iterdir())
+            assert len(built) == 1 and built[0].endswith(".so")
+            mtime = (tmp_path / built[0]).stat().st_mtime_ns
+            native.library.cache_clear()
+            assert native.library() is not None
+            assert (tmp_path / built[0]).stat().st_mtime_ns == mtime  # not built again
+            assert sorted(p.name for p in tmp_path.iterdir()) == built
+
+        monkeypatch.setenv("GENOSPEC_NATIVE", "0")
+        native.library.cache_clear()
+        assert native.library() is None and "GENOSPEC_NATIVE=0" in native.failure()
+        monkeypatch.delenv("GENOSPEC_NATIVE")
+
+        monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+        monkeypatch.setenv("GENOSPEC_CACHE_DIR", str(tmp_path / "other"))
+        native.library.cache_clear()
+        assert native.library() is None and "failed" in native.failure()
+        assert list((tmp_path / "other").iterdir()) == []
+        grad, x = _case(2, 3, 6, 6, 5, 1, 2, 1, torch.float64)
+        assert native.depthwise_weight_grad(grad, x, 5, 1, 2, 1) is None
+        from genospec.nn.depthwise import depthwise_conv
+        xr = x.clone().requires_grad_(True)
+        w = torch.randn(3, 1, 5, 5, dtype=torch.float64, requires_grad=True)
+        gw = torch.autograd.grad(depthwise_conv(xr, w, 1, 2, 1), w, grad)[0]
+        want = torch.autograd.grad(F.conv2d(xr, w, padding=2, groups=3), w, grad)[0]
+        torch.testing.assert_close(gw, want, rtol=0, atol=1e-11)
+    finally:
+        monkeypatch.undo()
+        native.library.cache_clear()
+
+
+@needs_kernels
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads Linux's /proc")
+def test_shares_pytorchs_openmp_runtime():
+    """Loaded after PyTorch, the kernel uses PyTorch's OpenMP library (one set of threads)."""
+    native.library()
+    with open("/proc/self/maps") as maps:
+        gomp = {line.split()[-1] for line in maps if "libgomp" in line}
+    assert len(gomp) <= 1, gomp
