@@ -1,12 +1,13 @@
 """Per-call timings behind genospec's CPU size rules: each rule's alternatives side by side.
 
-The rules in `genospec/nn` choose between two ways of computing the same thing by tensor size:
+The rules in `genospec/nn` choose between ways of computing the same thing by tensor size:
 the 1x1 convolution as a matrix product or through oneDNN (`recompute.MATMUL_MAX_ROWS`), an
 affine-free BatchNorm's input gradient from two per-channel sums or PyTorch's kernel
 (`recompute.NARROW_CHANNELS`), BatchNorm's training statistics from pixel groups or PyTorch's
-kernel (`recompute.NARROW_MIN_ELEMENTS`), the depthwise weight gradient decomposed or oneDNN's
-(`depthwise._weight_grad_plan`). This script times both ways of each at the shapes the DARTS
-settings produce, interleaved (A B A B ...), and prints the best of the per-round medians in
+kernel (`recompute.NARROW_MIN_ELEMENTS`), the depthwise weight gradient from genospec's C kernel,
+decomposed or oneDNN's (`depthwise._native_weight_grad`, `depthwise._weight_grad_plan`). This
+script times the ways of each at the shapes the DARTS settings produce, interleaved (A B A B
+...), and prints the best of the per-round medians in
 microseconds, with the way the rule picks. On a shared machine the numbers move by tens of
 per cent from minute to minute; the interleaving keeps each comparison fair.
 
@@ -126,9 +127,9 @@ def depthwise_weight_grad(rounds: int, calls: int) -> list[dict]:
     import torch
     from torch.nn import functional as F
 
-    from genospec.nn import depthwise
+    from genospec.nn import depthwise, native
 
-    rule_of = depthwise._weight_grad_plan
+    plan_of, native_of = depthwise._weight_grad_plan, depthwise._native_weight_grad
     rows = []
     for shape, stride in DEPTHWISE:
         for kernel, dilation in ((3, 1), (5, 1), (3, 2), (5, 2)):
@@ -139,19 +140,26 @@ def depthwise_weight_grad(rounds: int, calls: int) -> list[dict]:
             g = torch.randn_like(F.conv2d(x, w, stride=stride, padding=pad, dilation=dilation,
                                           groups=chs))
 
-            def run(plan, g=g, x=x, w=w, stride=stride, pad=pad, dilation=dilation):
+            def run(use_native, plan, g=g, x=x, w=w, stride=stride, pad=pad, dilation=dilation):
                 def fn():
+                    depthwise._native_weight_grad = lambda *a: use_native
                     depthwise._weight_grad_plan = plan
                     try:
                         return depthwise._weight_grad(g, x, w, stride, pad, dilation)
                     finally:
-                        depthwise._weight_grad_plan = rule_of
+                        depthwise._weight_grad_plan, depthwise._native_weight_grad = \
+                            plan_of, native_of
                 return fn
 
-            times = _race({"oneDNN": run(lambda *a: None), "decomposed": run(lambda *a: 3)},
-                          rounds, max(3, calls // 4))
-            rule = "oneDNN" if rule_of(kernel, stride, dilation, g.numel()) is None \
-                else "decomposed"
+            ways = {"oneDNN": run(False, lambda *a: None), "decomposed": run(False, lambda *a: 3)}
+            if native.library() is not None:
+                ways["C kernel"] = run(True, lambda *a: None)
+            times = _race(ways, rounds, max(3, calls // 4))
+            if native.library() is not None and native_of(kernel, stride, dilation, g.numel()):
+                rule = "C kernel"
+            else:
+                rule = ("oneDNN" if plan_of(kernel, stride, dilation, g.numel()) is None
+                        else "decomposed")
             rows.append({"shape": list(shape), "stride": stride, "kernel": kernel,
                          "dilation": dilation, "rule": rule, "us": times})
     return rows

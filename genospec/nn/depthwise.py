@@ -136,11 +136,11 @@ def _input_grad(grad: Tensor, weight: Tensor, in_shape: torch.Size, stride: int,
 def _native_weight_grad(kernel: int, stride: int, dilation: int, numel: int) -> bool:
     """Whether the weight gradient goes to the C kernel (`genospec.nn.native`) where it loads:
     everywhere but undilated stride-1 3x3 layers of 200k gradient elements or more, where oneDNN's
-    is as fast or faster. Measured per call (two cores, channels-last, 2026-12-07,
-    benchmarks/README.md), C kernel against the path taken before: dilated 5x5 at [64, 16, 32, 32]
-    1.2 against 6.7 ms, undilated 5x5 1.0 against 3.6 ms, dilated 3x3 0.69 against 3.2 ms; at
-    [32, 16, 16, 16] 0.08 against 0.14 ms for an undilated 3x3; at [64, 16, 32, 32] 0.46 against
-    0.39 ms for it."""
+    is about as fast. Per call, C kernel / decomposition / oneDNN (two cores, channels-last,
+    2026-12-07, `python benchmarks/kernels.py --only depthwise`, benchmarks/README.md): at
+    [64, 16, 32, 32] dilated 5x5 0.64 / 6.1 / 21.5 ms, undilated 5x5 0.60 / 2.7 / 3.4 ms, dilated
+    3x3 0.31 / 1.9 / 9.3 ms, undilated 3x3 0.45 / 0.77 / 0.38 ms; at [64, 64, 8, 8] undilated 3x3
+    0.18 / 0.33 / 0.16 ms."""
     return not (kernel == 3 and stride == 1 and dilation == 1 and numel >= 200_000)
 
 
