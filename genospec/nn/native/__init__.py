@@ -20,6 +20,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -48,16 +49,20 @@ def cache_dir() -> Path:
     return Path(base) / "genospec"
 
 
-def _compiler() -> str | None:
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+def _compiler() -> list[str] | None:
+    """The C compiler's command: ``$CC`` (split like a shell word list), else cc or gcc."""
+    if os.environ.get("CC", "").strip():
+        return shlex.split(os.environ["CC"])
+    found = shutil.which("cc") or shutil.which("gcc")
+    return [found] if found else None
 
 
-def _build(compiler: str) -> Path:
+def _build(compiler: list[str]) -> Path:
     """The compiled library's path, compiling it first where the cache lacks it."""
     source = SOURCE.read_bytes()
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
+    version = subprocess.run([*compiler, "--version"], capture_output=True, text=True,
                              timeout=BUILD_TIMEOUT_S).stdout
-    key = hashlib.sha256(b"\0".join([source, compiler.encode(), version.encode(),
+    key = hashlib.sha256(b"\0".join([source, " ".join(compiler).encode(), version.encode(),
                                      " ".join(FLAGS).encode(), sys.platform.encode(),
                                      os.uname().machine.encode()])).hexdigest()[:16]
     folder = cache_dir()
@@ -68,10 +73,10 @@ def _build(compiler: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{SOURCE.stem}-", suffix=".so", dir=folder)
     os.close(fd)
     try:
-        done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True,
+        done = subprocess.run([*compiler, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True,
                               text=True, timeout=BUILD_TIMEOUT_S)
         if done.returncode != 0:
-            raise OSError(f"{compiler} failed: {done.stderr.strip()[-400:]}")
+            raise OSError(f"{' '.join(compiler)} failed: {done.stderr.strip()[-400:]}")
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
