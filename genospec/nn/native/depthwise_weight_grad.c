@@ -4,7 +4,8 @@
  *
  * x is [N, H, W, C] and g [N, Ho, Wo, C], both dense in that order (a channels-last PyTorch
  * tensor's memory); positions outside x are the zero padding and are skipped, never read.
- * genospec/nn/native.py checks every size before calling and allocates `part` and `out`.
+ * genospec/nn/native/__init__.py checks every size before calling and allocates `part` and
+ * `out`; weight_grad below checks them again.
  *
  * Determinism: the batch is cut into `chunks` fixed slices, each summed into its own row of
  * `part` (chunks x K*K*C); the rows are then added in slice order. The thread count only
