@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from genospec.cli.common import busy_warning, default_threads
 from genospec.cli.main import main
+from genospec.nn import native
 from genospec.progress import eta
 from search_fixtures import TINY_SPACE, recipe_text
 
@@ -88,6 +89,7 @@ def test_search_seed_epochs_threads_header_csv_and_versions(tmp_path) -> None:
     assert r.exit_code == 0, r.stderr
     assert f"run {out}\n  stage: search\n  device: cpu\n  threads: 1\n  data: synthetic\n" \
            "  train images: 32\n  val images: 32\n  epochs: 2\n" in r.stderr
+    assert f"  kernels: {native.status()}\n" in r.stderr  # on the CPU: which C kernels run
     assert "eta=" in r.stderr and "None" not in r.stderr
     plan = json.loads((out / "resolved.json").read_text())
     settings = plan["stages"][0]["settings"]

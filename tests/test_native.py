@@ -169,12 +169,15 @@ def test_cache_reuse_and_fallbacks(tmp_path, monkeypatch):
         monkeypatch.setenv("GENOSPEC_NATIVE", "0")
         native.library.cache_clear()
         assert native.library() is None and "GENOSPEC_NATIVE=0" in native.failure()
+        assert native.status() == "PyTorch only (turned off by GENOSPEC_NATIVE=0)"
         monkeypatch.delenv("GENOSPEC_NATIVE")
 
         monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
         monkeypatch.setenv("GENOSPEC_CACHE_DIR", str(tmp_path / "other"))
         native.library.cache_clear()
         assert native.library() is None and "failed" in native.failure()
+        assert native.status().startswith("PyTorch only (building depthwise_weight_grad.c failed")
+        assert "\n" not in native.status() and len(native.status()) <= 135
         assert list((tmp_path / "other").iterdir()) == []
         grad, x = _case(2, 3, 6, 6, 5, 1, 2, 1, torch.float64)
         assert native.depthwise_weight_grad(grad, x, 5, 1, 2, 1) is None

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from genospec.cli.main import main
 from genospec.lang.loader import load
+from genospec.nn import native
 from search_fixtures import TINY_SPACE, recipe_text
 
 # 32 + 32 synthetic images (3 x 32 x 32), batch 16: two steps per epoch of a one-cell supernet
@@ -67,6 +68,8 @@ def test_search_json_lines(tmp_path, recipe):
     assert header["run"] == str(tmp_path / "run") and header["device"] == "cpu"
     assert header["train_images"] + header["val_images"] > 0 and header["parameters"] > 0
     assert header["memory"].endswith("GiB") and header["threads"] >= 1
+    assert header["kernels"] == native.status()  # which C kernels run, or why none does
+    assert header["kernels"].startswith(("C depthwise", "PyTorch only ("))
     assert [e["epoch"] for e in events[:2]] == [1, 2]
     assert events[0]["eta"].endswith("s") and "eta" not in events[1]
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(events[0])

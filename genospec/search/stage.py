@@ -23,6 +23,7 @@ from ..checkpoint import capture_rng, restore_rng
 from ..data import Augment, Split, num_batches
 from ..errors import GenospecError
 from ..lang.settings import StageSettings
+from ..nn import native
 from ..nn.memory import available_memory, check_fits, estimate_training_memory, gib
 from ..nn.supernet import Supernet
 from ..progress import Reporter, eta
@@ -316,7 +317,8 @@ class StageTrainer:
             "train_images": len(self.data.train), "val_images": len(self.data.val),
             "epochs": self.s.epochs, "steps_per_epoch": self.steps,
             "parameters": params, "arch_parameters": arch,
-            "memory": gib(self.memory.peak) if self.memory is not None else None})
+            "memory": gib(self.memory.peak) if self.memory is not None else None,
+            "kernels": native.status() if torch.device(self.device).type == "cpu" else None})
 
     def finish_epoch(self, model: Supernet, epoch: int, lr: float, temps: dict[str, float],
                      running: Running, seconds: float) -> None:

@@ -29,6 +29,7 @@ from ..checkpoint import (CheckpointError, append_jsonl, atomic_write_text, capt
                           previous_path, restore_rng)
 from ..data import Augment, Dataset, Split, TensorSplit, num_batches, subset
 from ..errors import GenospecError
+from ..nn import native
 from ..nn.count import count_parameters
 from ..progress import Reporter, eta
 from ..runtime import checkpoints, optimisers, tables
@@ -282,7 +283,8 @@ def _announce(model: nn.Module, dataset: Dataset, config: TrainConfig, run_dir: 
         "run": str(run_dir), "device": str(device), "threads": torch.get_num_threads(),
         "data": dataset.name, "train_images": len(train), "test_images": len(test),
         "epochs": config.epochs, "steps_per_epoch": num_batches(train, config.batch_size),
-        "parameters": count_parameters(model, exclude_auxiliary=True), "memory": memory})
+        "parameters": count_parameters(model, exclude_auxiliary=True), "memory": memory,
+        "kernels": native.status() if device.type == "cpu" else None})
 
 
 def _report(model: nn.Module, config: TrainConfig, data: dict[str, Any], progress: _Progress,

@@ -114,6 +114,14 @@ def failure() -> str | None:
     return _failure
 
 
+def status() -> str:
+    """For a run's header: which C kernels run, or why none does."""
+    if library() is not None:
+        return "C depthwise weight gradient"
+    reason = (failure() or "").splitlines()[0] if failure() else "unknown"
+    return f"PyTorch only ({reason[:117] + '...' if len(reason) > 120 else reason})"
+
+
 def _pointer(t: Tensor, real: type) -> ctypes._Pointer:
     return ctypes.cast(ctypes.c_void_p(t.data_ptr()), ctypes.POINTER(real))
 
