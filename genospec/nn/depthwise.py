@@ -17,10 +17,10 @@ them with the fast kernels instead (same mathematics, float rounding aside):
   sub-sampled tensors, each of which the fast kernels handle (taps split in blocks of at most 3
   for the weight gradient, whose oneDNN kernel is fast only up to 3x3).
 
-The weight gradient goes first to genospec's C kernel (``genospec.nn.native``: one pass over
-the input per output-gradient row, all taps at once), which beats both oneDNN and the
-decomposition everywhere but on large undilated stride-1 3x3 layers (``_native_weight_grad``);
-where the kernel cannot load (no C compiler) the rules below apply.
+The weight gradient goes first to genospec's C kernel (``genospec.nn.native``: each
+output-gradient row against the input rows it meets, a row's taps at once), which beats both
+oneDNN and the decomposition everywhere but on large undilated stride-1 3x3 layers
+(``_native_weight_grad``); where the kernel cannot load (no C compiler) the rules below apply.
 
 Which gradient takes which path is a fixed rule (``_weight_grad_plan``), measured on this
 project's benchmark machine (benchmarks/README.md); a fixed rule keeps runs reproducible bit for

@@ -31,8 +31,7 @@ INLINE void store_d(double *p, vd v) { memcpy(p, &v, sizeof v); }
 typedef struct {
   const void *x, *g;
   void *part;
-  long n_batch, chans, height, width, out_h, out_w, kernel, stride, pad, dil;
-  long chunks, first_chunk, end_chunk;
+  long n_batch, chans, height, width, out_h, out_w, kernel, stride, pad, dil, chunks;
 } job_t;
 
 /* Output columns wo whose input column wo*s + off lies in [0, width): [lo, hi). */
@@ -93,28 +92,26 @@ ROW(row3_d, double, vd, load_d, store_d, 4, 3)
 ROW(row5_d, double, vd, load_d, store_d, 4, 5)
 ROW(row7_d, double, vd, load_d, store_d, 4, 7)
 
-/* Sums the job's batch slices, each into its own row of part. */
+/* Sums batch slice b into row b of part. */
 #define RUN(NAME, T, ROW3, ROW5, ROW7)                                                           \
-  CLONES static void NAME(const job_t *a) {                                                       \
+  CLONES static void NAME(const job_t *a, long b) {                                               \
     const T *x = a->x, *g = a->g;                                                                 \
-    long C = a->chans, K = a->kernel, KKC = K * K * C;                                            \
-    for (long b = a->first_chunk; b < a->end_chunk; b++) {                                        \
-      T *part = (T *)a->part + b * KKC;                                                           \
-      long n0 = a->n_batch * b / a->chunks, n1 = a->n_batch * (b + 1) / a->chunks;                \
-      for (long n = n0; n < n1; n++)                                                              \
-        for (long ho = 0; ho < a->out_h; ho++) {                                                  \
-          const T *grow = g + (n * a->out_h + ho) * a->out_w * C;                                 \
-          for (long i = 0; i < K; i++) {                                                          \
-            long hi = ho * a->stride + i * a->dil - a->pad;                                       \
-            if (hi < 0 || hi >= a->height) continue;                                              \
-            const T *xrow = x + (n * a->height + hi) * a->width * C;                              \
-            T *acc = part + i * K * C;                                                            \
-            if (K == 3) ROW3(grow, xrow, acc, C, a->width, a->out_w, a->stride, a->pad, a->dil);  \
-            else if (K == 5) ROW5(grow, xrow, acc, C, a->width, a->out_w, a->stride, a->pad, a->dil);\
-            else ROW7(grow, xrow, acc, C, a->width, a->out_w, a->stride, a->pad, a->dil);         \
-          }                                                                                       \
+    long C = a->chans, K = a->kernel;                                                             \
+    T *part = (T *)a->part + b * K * K * C;                                                       \
+    long n0 = a->n_batch * b / a->chunks, n1 = a->n_batch * (b + 1) / a->chunks;                  \
+    for (long n = n0; n < n1; n++)                                                                \
+      for (long ho = 0; ho < a->out_h; ho++) {                                                    \
+        const T *grow = g + (n * a->out_h + ho) * a->out_w * C;                                   \
+        for (long i = 0; i < K; i++) {                                                            \
+          long hi = ho * a->stride + i * a->dil - a->pad;                                         \
+          if (hi < 0 || hi >= a->height) continue;                                                \
+          const T *xrow = x + (n * a->height + hi) * a->width * C;                                \
+          T *acc = part + i * K * C;                                                              \
+          if (K == 3) ROW3(grow, xrow, acc, C, a->width, a->out_w, a->stride, a->pad, a->dil);    \
+          else if (K == 5) ROW5(grow, xrow, acc, C, a->width, a->out_w, a->stride, a->pad, a->dil);\
+          else ROW7(grow, xrow, acc, C, a->width, a->out_w, a->stride, a->pad, a->dil);           \
         }                                                                                         \
-    }                                                                                             \
+      }                                                                                           \
   }
 
 RUN(run_f, float, row3_f, row5_f, row7_f)
@@ -133,13 +130,13 @@ static int weight_grad(int dbl, const void *x, const void *g, void *part, void *
     return -1;
   long kkc = kernel * kernel * chans, size = dbl ? sizeof(double) : sizeof(float);
   memset(part, 0, (size_t)(chunks * kkc * size));
+  job_t job = {x, g, part, n_batch, chans, height, width, out_h, out_w, kernel, stride, pad, dil,
+               chunks};
   /* One slice per iteration. Compiled with -fopenmp and loaded after PyTorch, this shares
    * PyTorch's OpenMP runtime (the same libgomp.so.1) and so its waiting threads. */
   #pragma omp parallel for num_threads(threads) schedule(static)
   for (long b = 0; b < chunks; b++) {
-    job_t job = {x, g, part, n_batch, chans, height, width, out_h, out_w, kernel, stride, pad, dil,
-                 chunks, b, b + 1};
-    if (dbl) run_d(&job); else run_f(&job);
+    if (dbl) run_d(&job, b); else run_f(&job, b);
   }
   for (long m = 0; m < kkc; m++) { /* slices added in order: the same bits for any thread count */
     if (dbl) {
