@@ -5,7 +5,8 @@ the 1x1 convolution as a matrix product or through oneDNN (`recompute.MATMUL_MAX
 affine-free BatchNorm's input gradient from two per-channel sums or PyTorch's kernel
 (`recompute.NARROW_CHANNELS`), BatchNorm's training statistics from pixel groups or PyTorch's
 kernel (`recompute.NARROW_MIN_ELEMENTS`), the depthwise weight gradient from genospec's C kernel,
-decomposed or oneDNN's (`depthwise._native_weight_grad`, `depthwise._weight_grad_plan`). This
+decomposed or oneDNN's (`depthwise._native_weight_grad`, `depthwise._weight_grad_plan`), the
+depthwise forward correlation from the C kernel or oneDNN's (`depthwise._native_forward`). This
 script times the ways of each at the shapes the DARTS settings produce, interleaved (A B A B
 ...), and prints the best of the per-round medians in
 microseconds, with the way the rule picks. On a shared machine the numbers move by tens of
@@ -31,6 +32,9 @@ BATCHNORM = [(32, 8, 32, 32), (8, 8, 32, 32), (32, 16, 16, 16), (64, 16, 32, 32)
 DEPTHWISE = [  # (input shape, stride); kernels (3, 1), (5, 1), (3, 2), (5, 2) each
     ((64, 16, 32, 32), 1), ((64, 32, 32, 32), 2), ((64, 32, 16, 16), 1), ((64, 64, 8, 8), 1),
     ((32, 8, 32, 32), 1)]
+FORWARD = [  # input shapes of the quick (batch 32, C=8) and DARTS (batch 64, C=16) settings
+    (1, 8, 32, 32), (8, 8, 32, 32), (32, 8, 32, 32), (32, 16, 16, 16), (32, 32, 8, 8),
+    (64, 16, 32, 32), (64, 32, 16, 16), (64, 64, 8, 8)]
 
 
 def _median_us(fn: Callable[[], object], calls: int) -> float:
@@ -165,8 +169,36 @@ def depthwise_weight_grad(rounds: int, calls: int) -> list[dict]:
     return rows
 
 
+def depthwise_forward(rounds: int, calls: int) -> list[dict]:
+    import torch
+    from torch.nn import functional as F
+
+    from genospec.nn import depthwise, native
+
+    rows = []
+    for shape in FORWARD:
+        for kernel, dilation, stride in ((3, 1, 1), (5, 1, 1), (3, 2, 1), (5, 2, 1), (3, 1, 2),
+                                         (5, 2, 2)):
+            chs = shape[1]
+            pad = dilation * (kernel - 1) // 2
+            x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+            w = torch.randn(chs, 1, kernel, kernel)
+            ways = {"oneDNN": lambda x=x, w=w, s=stride, p=pad, d=dilation: F.conv2d(
+                x, w, stride=s, padding=p, dilation=d, groups=chs)}
+            if native.library() is not None:
+                ways["C kernel"] = lambda x=x, w=w, s=stride, p=pad, d=dilation: \
+                    native.depthwise_forward(x, w, s, p, d)
+            times = _race(ways, rounds, calls)
+            numel = depthwise._output_numel(x, kernel, stride, pad, dilation)
+            rule = ("C kernel" if native.library() is not None
+                    and depthwise._native_forward(kernel, stride, dilation, numel) else "oneDNN")
+            rows.append({"shape": list(shape), "stride": stride, "kernel": kernel,
+                         "dilation": dilation, "rule": rule, "us": times})
+    return rows
+
+
 TABLES = {"pointwise": pointwise, "batchnorm": batchnorm, "batchnorm-forward": batchnorm_forward,
-          "depthwise": depthwise_weight_grad}
+          "depthwise": depthwise_weight_grad, "forward": depthwise_forward}
 
 
 def _print(name: str, rows: list[dict]) -> None:

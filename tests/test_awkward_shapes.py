@@ -82,13 +82,15 @@ def _batchnorm_ok(n: int, h: int, w: int, stride: int) -> bool:
                                                     (1, 2, 1)])
 @pytest.mark.parametrize("path", ["rule", "native", "decomposed", "onednn"])
 def test_depthwise_convolution(shape, kernel, stride, dilation, path, monkeypatch):
-    """Each path of the weight gradient, whatever the size: the rule's choice, the C kernel,
-    the sub-grid decomposition and oneDNN's own."""
+    """Each path, whatever the size: the rules' choices, the C kernels (forward, stride-1 input
+    gradient, weight gradient), the sub-grid decomposition and oneDNN's own (forward and
+    backward)."""
     if path == "native" and native.library() is None:
         pytest.skip(f"no C kernels here: {native.failure()}")
-    monkeypatch.setattr(depthwise, "_native_weight_grad",
-                        {"rule": depthwise._native_weight_grad, "native": lambda *a: True}.get(
-                            path, lambda *a: False))
+    for rule in ("_native_weight_grad", "_native_forward"):
+        monkeypatch.setattr(depthwise, rule, {"rule": getattr(depthwise, rule),
+                                              "native": lambda *a: True}.get(
+                                                  path, lambda *a: False))
     if path != "rule":
         monkeypatch.setattr(depthwise, "_weight_grad_plan",
                             lambda *args: 3 if path == "decomposed" else None)
@@ -162,9 +164,11 @@ def test_recomputing_blocks(shape, keep, mode, kernel, stride, dilation):
 @pytest.mark.parametrize("keep", ["output", "input"])
 @pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled", "affine"])
 def test_recomputing_blocks_with_onednn_pointwise(shape, keep, mode, monkeypatch):
-    """The same blocks with the 1x1 convolution (forward and both gradients) through oneDNN,
-    as tensors above `recompute.MATMUL_MAX_ROWS` pixels run: these shapes are all below it."""
+    """The same blocks with the 1x1 convolution (forward and both gradients) and the depthwise
+    correlations through oneDNN, as tensors above `recompute.MATMUL_MAX_ROWS` pixels and
+    `depthwise._native_forward`'s sizes run: these shapes are all below them."""
     monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
+    monkeypatch.setattr(depthwise, "_native_forward", lambda *a: False)
     test_recomputing_blocks(shape, keep, mode, 3, 2, 1)
 
 

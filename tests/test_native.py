@@ -1,6 +1,6 @@
-"""genospec's C kernel (genospec/nn/native): built once into the cache, the same bits for any
-thread count, exact against PyTorch's convolution in float64, never reading outside its tensors
-(guard pages), and a clean fallback where no compiler or a broken one is found."""
+"""genospec's C kernels (genospec/nn/native): built once into the cache, the same bits for any
+thread count, exact against PyTorch's convolution in float64, never reading or writing outside
+their tensors (guard pages), and a clean fallback where no compiler or a broken one is found."""
 
 from __future__ import annotations
 
@@ -93,6 +93,71 @@ def test_refuses_mismatched_sizes_and_passes_on_what_it_does_not_handle():
     assert native.depthwise_weight_grad(grad, x.double(), 3, 1, 1, 1) is None
 
 
+def _forward_case(n, c, h, w, kernel, dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, h, w, generator=gen, dtype=dtype).contiguous(
+        memory_format=torch.channels_last)
+    return x, torch.randn(c, 1, kernel, kernel, generator=gen, dtype=dtype)
+
+
+@needs_kernels
+@pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (3, 2, 1), (3, 1, 2), (3, 3, 2),
+                                                    (5, 1, 1), (5, 2, 2), (7, 1, 1), (7, 2, 3)])
+@pytest.mark.parametrize("chans", [1, 8, 13])  # the tail only, one full lane, lanes and a tail
+def test_forward_matches_convolution_in_float64(kernel, stride, dilation, chans):
+    """Border columns and rows (some taps in the padding), the four-column inner loop and its
+    remainder, maps narrower than the filter's reach, a single row."""
+    for padding in sorted({0, dilation * (kernel - 1) // 2, dilation * (kernel - 1)}):
+        for h, w in [(9, 6), (1, 40), (dilation * (kernel - 1) + 1, 3), (11, 17)]:
+            if min(h, w) + 2 * padding < dilation * (kernel - 1) + 1:
+                continue
+            x, wt = _forward_case(3, chans, h, w, kernel, torch.float64)
+            for flip in (False, True):  # flip: the filter rotated, read in place
+                got = native.depthwise_forward(x, wt, stride, padding, dilation, flip)
+                want = F.conv2d(x, wt.flip(2, 3) if flip else wt, stride=stride,
+                                padding=padding, dilation=dilation, groups=chans)
+                assert got.is_contiguous(memory_format=torch.channels_last)
+                torch.testing.assert_close(got, want, rtol=0, atol=1e-11)
+
+
+@needs_kernels
+def test_forward_float32_channels_last_only():
+    """Channels-last input is read in place; any other layout is passed on (None) to oneDNN,
+    whose copy would cost more than the kernel saves."""
+    x, wt = _forward_case(5, 20, 13, 10, 5, torch.float32, seed=3)
+    want = F.conv2d(x.double(), wt.double(), stride=2, padding=4, dilation=2, groups=20)
+    got = native.depthwise_forward(x, wt, 2, 4, 2)
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-4)
+    assert native.depthwise_forward(x.contiguous(), wt, 2, 4, 2) is None
+    assert native.depthwise_forward(x[:, ::2], wt[::2], 2, 4, 2) is None
+
+
+@needs_kernels
+def test_forward_same_bits_for_any_thread_count():
+    x, wt = _forward_case(37, 24, 16, 16, 5, torch.float32, seed=4)  # work enough for threads
+    results = [native.depthwise_forward(x, wt, 1, 4, 2, threads=t) for t in (1, 2, 3, 8)]
+    assert results[0] is not None
+    for r in results[1:]:
+        assert torch.equal(r, results[0])
+
+
+@needs_kernels
+def test_forward_refuses_mismatched_sizes_and_passes_on_what_it_does_not_handle():
+    x, wt = _forward_case(2, 4, 8, 8, 3, torch.float32)
+    with pytest.raises(ValueError, match="does not fit"):
+        native.depthwise_forward(x, wt[:3], 1, 1, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        native.depthwise_forward(x, wt.view(4, 1, 9, 1).expand(4, 1, 9, 3).contiguous(), 1, 1, 1)
+    with pytest.raises(ValueError, match="does not fit"):  # a 3x3 reaching 9 pixels on a 2x2 map
+        native.depthwise_forward(x[:, :, :2, :2].contiguous(memory_format=torch.channels_last),
+                                 wt, 1, 0, 4)
+    assert native.depthwise_forward(x, torch.ones(4, 1, 4, 4), 1, 1, 1) is None  # no 4x4 loop
+    assert native.depthwise_forward(x, wt, 1, 3, 1) is None  # padding beyond the reach
+    assert native.depthwise_forward(x.half(), wt.half(), 1, 1, 1) is None
+    assert native.depthwise_forward(x, wt.double(), 1, 1, 1) is None
+
+
 GUARDED = textwrap.dedent("""
     import ctypes, itertools, mmap, sys
     import torch
@@ -102,6 +167,7 @@ GUARDED = textwrap.dedent("""
     libc = ctypes.CDLL(None)
     libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     keep = []
+    lib = native.library()
 
     def guarded(t):
         # a copy of t whose memory ends exactly at a page that may not be read (and starts right
@@ -134,6 +200,18 @@ GUARDED = textwrap.dedent("""
                                                        xg.permute(0, 3, 1, 2), kernel, stride,
                                                        pad, dilation, threads=2)
                     assert torch.isfinite(got).all()
+                    # the forward through its C entry, so that the output is guarded as well
+                    wt = guarded(torch.randn(c, 1, kernel, kernel, dtype=dtype))
+                    fn = (lib.genospec_depthwise_forward_f32 if dtype == torch.float32 else
+                          lib.genospec_depthwise_forward_f64)
+                    for flip in (0, 1):
+                        y = guarded(torch.full((2, oh, ow, c), float("nan"), dtype=dtype))
+                        assert fn(xg.data_ptr(), wt.data_ptr(), y.data_ptr(), 2, c, h, w, oh, ow,
+                                  kernel, stride, pad, dilation, flip, 2) == 0
+                        want = torch.nn.functional.conv2d(
+                            x.permute(0, 3, 1, 2), wt.flip(2, 3) if flip else wt, stride=stride,
+                            padding=pad, dilation=dilation, groups=c)
+                        assert torch.allclose(y.permute(0, 3, 1, 2), want, atol=1e-4)
                     count += 1
     print("guarded calls", count)
 """)
@@ -141,8 +219,9 @@ GUARDED = textwrap.dedent("""
 
 @needs_kernels
 def test_reads_nothing_outside_its_tensors():
-    """Every configuration, tensors placed against unreadable pages on both sides: any read
-    outside them kills the child process."""
+    """Every configuration of both kernels, tensors (the forward's output included) placed
+    against inaccessible pages on both sides: any read or write outside them kills the child
+    process."""
     done = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "OMP_NUM_THREADS": "2"})
     assert done.returncode == 0, done.stderr[-2000:]
@@ -176,11 +255,13 @@ def test_cache_reuse_and_fallbacks(tmp_path, monkeypatch):
         monkeypatch.setenv("GENOSPEC_CACHE_DIR", str(tmp_path / "other"))
         native.library.cache_clear()
         assert native.library() is None and "failed" in native.failure()
-        assert native.status().startswith("PyTorch only (building depthwise_weight_grad.c failed")
+        assert native.status().startswith("PyTorch only (building the C kernels failed")
         assert "\n" not in native.status() and len(native.status()) <= 135
         assert list((tmp_path / "other").iterdir()) == []
         grad, x = _case(2, 3, 6, 6, 5, 1, 2, 1, torch.float64)
         assert native.depthwise_weight_grad(grad, x, 5, 1, 2, 1) is None
+        xl = x.contiguous(memory_format=torch.channels_last)
+        assert native.depthwise_forward(xl, torch.ones(3, 1, 5, 5, dtype=x.dtype), 1, 2, 1) is None
         from genospec.nn.depthwise import depthwise_conv
         xr = x.clone().requires_grad_(True)
         w = torch.randn(3, 1, 5, 5, dtype=torch.float64, requires_grad=True)

@@ -21,6 +21,8 @@ The weight gradient goes first to genospec's C kernel (``genospec.nn.native``: e
 output-gradient row against the input rows it meets, a row's taps at once), which beats both
 oneDNN and the decomposition everywhere but on large undilated stride-1 3x3 layers
 (``_native_weight_grad``); where the kernel cannot load (no C compiler) the rules below apply.
+The forward correlation, and with it the stride-1 input gradient, goes to genospec's C forward
+kernel on small tensors, where oneDNN's fixed cost per call dominates (``_native_forward``).
 
 Which gradient takes which path is a fixed rule (``_weight_grad_plan``), measured on this
 project's benchmark machine (benchmarks/README.md); a fixed rule keeps runs reproducible bit for
@@ -104,13 +106,52 @@ def _weight_grad_plan(kernel: int, stride: int, dilation: int, numel: int) -> in
     return None
 
 
+def _native_forward(kernel: int, stride: int, dilation: int, numel: int) -> bool:
+    """Whether a depthwise correlation with ``numel`` output elements goes to the C kernel
+    (`genospec.nn.native`) where it loads: up to 300k output elements (150k for dilated 5x5 and
+    larger filters), the small tensors of small networks, where oneDNN's fixed cost of 55-100 us
+    a call dominates (the C kernel's: 35-45 us). Per call, oneDNN / C kernel (two cores,
+    channels-last, 2026-12-07, `python benchmarks/kernels.py --only forward`,
+    benchmarks/results/kernels-forward-cpu2-2026-12-07-sixth.json): at [1, 8, 32, 32] 97 / 40 us
+    (3x3); at [32, 8, 32, 32] 202 / 129 us (3x3), 339 / 252 us (5x5), 189 / 144 us (dilated
+    3x3), 256 / 242 us (dilated 5x5, 262k: oneDNN kept); at [32, 32, 8, 8] 140 / 99 us (dilated
+    5x5). Above, oneDNN: the C kernel is 10-25% faster on undilated filters (at [64, 16, 32, 32]
+    464 against 428 us for 3x3) but slower on dilated ones (372 against 346 us for 3x3, 1066
+    against 651 us for 5x5), and on the DARTS_V2 evaluation step, where it took every layer, the
+    heap's peak grew by 40-60 MiB (another pattern of holes between the step's large blocks),
+    which the evaluation's memory target cannot spare."""
+    return numel <= (150_000 if dilation > 1 and kernel > 3 else 300_000)
+
+
+def _output_numel(x: Tensor, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    n, chs, height, width = x.shape
+    reach = dilation * (kernel - 1) + 1
+    return n * chs * max(0, (height + 2 * padding - reach) // stride + 1) * max(
+        0, (width + 2 * padding - reach) // stride + 1)
+
+
+def correlate(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int,
+              flip: bool = False) -> Tensor:
+    """``F.conv2d(x, weight, stride, padding, dilation, groups=C)`` (``flip``: with
+    ``weight.flip(2, 3)``) by the C kernel where `_native_forward` chooses it and it applies
+    (`native.depthwise_forward`), else oneDNN's. Not differentiable through the C kernel: for
+    the forwards and backwards of genospec's own autograd functions."""
+    kernel = weight.shape[-1]
+    if _native_forward(kernel, stride, dilation,
+                       _output_numel(x, kernel, stride, padding, dilation)):
+        out = native.depthwise_forward(x, weight, stride, padding, dilation, flip)
+        if out is not None:
+            return out
+    return F.conv2d(x, weight.flip(2, 3) if flip else weight, stride=stride, padding=padding,
+                    dilation=dilation, groups=weight.shape[0])
+
+
 def _input_grad(grad: Tensor, weight: Tensor, in_shape: torch.Size, stride: int, padding: int,
                 dilation: int) -> Tensor:
     chs, kernel = weight.shape[0], weight.shape[-1]
     if stride == 1:
         # A stride-1 transposed correlation is the correlation with the flipped filter.
-        return F.conv2d(grad, weight.flip(2, 3), padding=dilation * (kernel - 1) - padding,
-                        dilation=dilation, groups=chs)
+        return correlate(grad, weight, 1, dilation * (kernel - 1) - padding, dilation, flip=True)
     height, width = in_shape[-2:]
     if dilation == 1:
         extra = [size + 2 * padding - (kernel - 1) - 1 - (n - 1) * stride
@@ -183,8 +224,7 @@ class _DepthwiseFn(torch.autograd.Function):
     def forward(ctx, x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.conf = (stride, padding, dilation)
-        return F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
-                        groups=weight.shape[0])
+        return correlate(x, weight, stride, padding, dilation)
 
     @staticmethod
     def backward(ctx, grad: Tensor):

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad, cpu_autograd
+from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad, correlate, cpu_autograd
 
 KEEP_MODES = ("output", "input", "all")  # "all": plain autograd, everything kept
 
@@ -51,13 +51,15 @@ def _chain_after_relu(r: Tensor, dw: DepthwiseConv2d | None, w_dw: Tensor | None
                       gamma: Tensor | None, beta: Tensor | None, eps: float) -> Tensor:
     """The chain after its ReLU under autograd, in batch-statistics mode, without touching the
     running statistics (for double backward)."""
-    h = F.conv2d(r if dw is None else _depthwise(r, dw, w_dw), w_pw)
-    return F.batch_norm(h, None, None, gamma, beta, training=True, eps=eps)
+    if dw is not None:
+        r = F.conv2d(r, w_dw, stride=dw.stride, padding=dw.padding, dilation=dw.dilation,
+                     groups=dw.groups)
+    return F.batch_norm(F.conv2d(r, w_pw), None, None, gamma, beta, training=True, eps=eps)
 
 
 def _depthwise(r: Tensor, dw: DepthwiseConv2d, w_dw: Tensor) -> Tensor:
-    return F.conv2d(r, w_dw, stride=dw.stride, padding=dw.padding, dilation=dw.dilation,
-                    groups=dw.groups)
+    """The block's depthwise correlation, outside autograd (forward, recomputation)."""
+    return correlate(r, w_dw, dw.stride[0], dw.padding[0], dw.dilation[0])
 
 
 class _Chain(torch.autograd.Function):

@@ -1,12 +1,13 @@
 """genospec's C kernels: compiled once per machine with the system's C compiler, loaded with ctypes.
 
-One kernel so far, the depthwise convolution's weight gradient (``depthwise_weight_grad.c``,
-used by ``genospec.nn.depthwise`` where oneDNN's is slow). The source ships with the package; the
-first call compiles it (``cc -O3``, 1.6 s on the benchmark machine) into the cache folder, under a name that
-hashes the source, the compiler and the flags, written atomically so that processes building at
-once do not see each other's half-written files. The binary carries a generic and an x86-64-v3
-(AVX2, FMA) version of its loops and picks one at load time, so a cache folder shared by
-different machines stays valid.
+Two kernels, used by ``genospec.nn.depthwise`` where oneDNN's are slow: the depthwise
+convolution's weight gradient (``depthwise_weight_grad.c``) and its forward correlation on small
+tensors (``depthwise_forward.c``, which also serves the stride-1 input gradient). The sources
+ship with the package; the first call compiles them (``cc -O3``, about 2 s on the benchmark
+machine) into one library in the cache folder, under a name that hashes the sources, the compiler
+and the flags, written atomically so that processes building at once do not see each other's
+half-written files. The binary carries a generic and an x86-64-v3 (AVX2, FMA) version of its
+loops and picks one at load time, so a cache folder shared by different machines stays valid.
 
 Where no C compiler is found, the build fails, or ``GENOSPEC_NATIVE=0`` is set, `library` returns
 None and every caller keeps its PyTorch path: the kernels make training faster, never possible.
@@ -30,7 +31,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-SOURCE = Path(__file__).with_name("depthwise_weight_grad.c")
+SOURCES = tuple(Path(__file__).with_name(name)
+                for name in ("depthwise_weight_grad.c", "depthwise_forward.c"))
 FLAGS = ("-O3", "-shared", "-fPIC", "-fopenmp", "-Wno-psabi")
 BUILD_TIMEOUT_S = 120
 KERNELS = (3, 5, 7)  # the kernel sizes the C loops are written for
@@ -59,22 +61,22 @@ def _compiler() -> list[str] | None:
 
 def _build(compiler: list[str]) -> Path:
     """The compiled library's path, compiling it first where the cache lacks it."""
-    source = SOURCE.read_bytes()
+    sources = [source.read_bytes() for source in SOURCES]
     version = subprocess.run([*compiler, "--version"], capture_output=True, text=True,
                              timeout=BUILD_TIMEOUT_S).stdout
-    key = hashlib.sha256(b"\0".join([source, " ".join(compiler).encode(), version.encode(),
+    key = hashlib.sha256(b"\0".join([*sources, " ".join(compiler).encode(), version.encode(),
                                      " ".join(FLAGS).encode(), sys.platform.encode(),
                                      os.uname().machine.encode()])).hexdigest()[:16]
     folder = cache_dir()
-    target = folder / f"{SOURCE.stem}-{key}.so"
+    target = folder / f"kernels-{key}.so"
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{SOURCE.stem}-", suffix=".so", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".kernels-", suffix=".so", dir=folder)
     os.close(fd)
     try:
-        done = subprocess.run([*compiler, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True,
-                              text=True, timeout=BUILD_TIMEOUT_S)
+        done = subprocess.run([*compiler, *FLAGS, *map(str, SOURCES), "-o", tmp],
+                              capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
         if done.returncode != 0:
             raise OSError(f"{' '.join(compiler)} failed: {done.stderr.strip()[-400:]}")
         os.replace(tmp, target)
@@ -98,13 +100,14 @@ def library() -> ctypes.CDLL | None:
     try:
         lib = ctypes.CDLL(str(_build(compiler)))
     except (OSError, subprocess.SubprocessError) as exc:
-        _failure = f"building {SOURCE.name} failed: {exc}"
+        _failure = f"building the C kernels failed: {exc}"
         return None
-    for name, real in (("genospec_depthwise_weight_grad_f32", ctypes.c_float),
-                       ("genospec_depthwise_weight_grad_f64", ctypes.c_double)):
-        fn = getattr(lib, name)
-        fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.POINTER(real)] * 4 + [ctypes.c_long] * 11 + [ctypes.c_int]
+    # pointers pass as addresses (Tensor.data_ptr()), the C side reads them as float or double
+    for name, pointers, sizes in (("weight_grad", 4, 11), ("forward", 3, 11)):
+        for real in ("f32", "f64"):
+            fn = getattr(lib, f"genospec_depthwise_{name}_{real}")
+            fn.restype = ctypes.c_int
+            fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.c_long] * sizes + [ctypes.c_int]
     return lib
 
 
@@ -117,13 +120,9 @@ def failure() -> str | None:
 def status() -> str:
     """For a run's header: which C kernels run, or why none does."""
     if library() is not None:
-        return "C depthwise weight gradient"
+        return "C depthwise forward (small tensors) and weight gradient"
     reason = (_failure or "unknown").splitlines()[0]
     return f"PyTorch only ({reason[:117] + '...' if len(reason) > 120 else reason})"
-
-
-def _pointer(t: Tensor, real: type) -> ctypes._Pointer:
-    return ctypes.cast(ctypes.c_void_p(t.data_ptr()), ctypes.POINTER(real))
 
 
 def depthwise_weight_grad(grad: Tensor, x: Tensor, kernel: int, stride: int, padding: int,
@@ -154,12 +153,55 @@ def depthwise_weight_grad(grad: Tensor, x: Tensor, kernel: int, stride: int, pad
     taps = kernel * kernel * chs
     part = x.new_empty(slices * taps)
     out = x.new_empty(taps)
-    real, fn = ((ctypes.c_float, lib.genospec_depthwise_weight_grad_f32)
-                if x.dtype == torch.float32 else
-                (ctypes.c_double, lib.genospec_depthwise_weight_grad_f64))
-    code = fn(_pointer(x_nhwc, real), _pointer(g_nhwc, real), _pointer(part, real),
-              _pointer(out, real), n, chs, height, width, expected[0], expected[1], kernel,
-              stride, padding, dilation, slices, threads or torch.get_num_threads())
+    fn = (lib.genospec_depthwise_weight_grad_f32 if x.dtype == torch.float32 else
+          lib.genospec_depthwise_weight_grad_f64)
+    code = fn(x_nhwc.data_ptr(), g_nhwc.data_ptr(), part.data_ptr(), out.data_ptr(), n, chs,
+              height, width, expected[0], expected[1], kernel, stride, padding, dilation, slices,
+              threads or torch.get_num_threads())
     if code != 0:  # the C side checks the sizes again and refused them: a bug here
         raise RuntimeError("depthwise weight gradient kernel refused its arguments")
     return out.view(kernel, kernel, chs).permute(2, 0, 1).unsqueeze(1).contiguous()
+
+
+def depthwise_forward(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int,
+                      flip: bool = False, threads: int | None = None) -> Tensor | None:
+    """``F.conv2d(x, weight, stride, padding, dilation, groups=C)`` for a channels-last ``x``
+    and a ``[C, 1, k, k]`` filter (``flip``: the filter rotated by half a turn,
+    ``weight.flip(2, 3)``, as a stride-1 input gradient wants, read in place), from the C
+    kernel, as a channels-last tensor; None where the
+    kernel does not apply (no library; ``x`` not channels-last; not float32/float64 on the CPU;
+    a kernel size outside `KERNELS`; padding beyond the filter's reach) and the caller keeps its
+    own path. No autograd: callers differentiate it themselves. ``threads`` defaults to
+    PyTorch's intra-op thread count; the result is the same bits for any count."""
+    lib = library()
+    if lib is None or x.dim() != 4 or weight.dim() != 4:
+        return None
+    n, chs, height, width = x.shape
+    kernel = weight.shape[-1]
+    if (kernel not in KERNELS or x.dtype not in (torch.float32, torch.float64)
+            or weight.dtype != x.dtype or x.device.type != "cpu" or weight.device.type != "cpu"
+            or not x.is_contiguous(memory_format=torch.channels_last)
+            or not 0 <= padding <= dilation * (kernel - 1) or stride < 1 or dilation < 1):
+        return None
+    reach = dilation * (kernel - 1) + 1
+    out_h, out_w = ((size + 2 * padding - reach) // stride + 1 for size in (height, width))
+    if tuple(weight.shape) != (chs, 1, kernel, kernel) or min(out_h, out_w) < 1 or n == 0 \
+            or chs == 0:
+        raise ValueError(f"depthwise forward: filter {tuple(weight.shape)} does not fit input "
+                         f"{tuple(x.shape)} at stride {stride}, padding {padding}, dilation "
+                         f"{dilation}")
+    # the C side lays the filter out itself: a small tensor made here would outlive the call in
+    # glibc's per-thread cache and pin the large blocks around it (+70 MiB peak on the DARTS_V2
+    # evaluation step)
+    weight = weight.detach().contiguous()
+    out = x.new_empty((n, out_h, out_w, chs))
+    fn = (lib.genospec_depthwise_forward_f32 if x.dtype == torch.float32 else
+          lib.genospec_depthwise_forward_f64)
+    code = fn(x.data_ptr(), weight.data_ptr(), out.data_ptr(), n, chs, height, width, out_h,
+              out_w, kernel, stride, padding, dilation, int(flip),
+              threads or torch.get_num_threads())
+    if code == -2:
+        raise MemoryError("depthwise forward kernel: no memory for its scratch rows")
+    if code != 0:  # the C side checks the sizes again and refused them: a bug here
+        raise RuntimeError("depthwise forward kernel refused its arguments")
+    return out.permute(0, 3, 1, 2)
