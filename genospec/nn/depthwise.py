@@ -106,21 +106,26 @@ def _weight_grad_plan(kernel: int, stride: int, dilation: int, numel: int) -> in
     return None
 
 
-def _native_forward(kernel: int, stride: int, dilation: int, numel: int) -> bool:
+def _native_forward(kernel: int, stride: int, dilation: int, numel: int,
+                    gradient: bool = False) -> bool:
     """Whether a depthwise correlation with ``numel`` output elements goes to the C kernel
-    (`genospec.nn.native`) where it loads: up to 300k output elements (150k for dilated 5x5 and
-    larger filters), the small tensors of small networks, where oneDNN's fixed cost of 55-100 us
-    a call dominates (the C kernel's: 35-45 us). Per call, oneDNN / C kernel (two cores,
-    channels-last, 2026-12-07, `python benchmarks/kernels.py --only forward`,
+    (`genospec.nn.native`) where it loads: the small tensors of small networks, where oneDNN's
+    fixed cost of 55-100 us a call dominates (the C kernel's: 35-45 us). Up to 300k output
+    elements for a stride-1 input gradient (``gradient``), 150k for a forward and for dilated
+    5x5 and larger filters. Per call, oneDNN / C kernel (two cores, channels-last, 2026-12-07,
+    `python benchmarks/kernels.py --only forward`,
     benchmarks/results/kernels-forward-cpu2-2026-12-07-sixth.json): at [1, 8, 32, 32] 97 / 40 us
-    (3x3); at [32, 8, 32, 32] 202 / 129 us (3x3), 339 / 252 us (5x5), 189 / 144 us (dilated
-    3x3), 256 / 242 us (dilated 5x5, 262k: oneDNN kept); at [32, 32, 8, 8] 140 / 99 us (dilated
-    5x5). Above, oneDNN: the C kernel is 10-25% faster on undilated filters (at [64, 16, 32, 32]
-    464 against 428 us for 3x3) but slower on dilated ones (372 against 346 us for 3x3, 1066
-    against 651 us for 5x5), and on the DARTS_V2 evaluation step, where it took every layer, the
-    heap's peak grew by 40-60 MiB (another pattern of holes between the step's large blocks),
-    which the evaluation's memory target cannot spare."""
-    return numel <= (150_000 if dilation > 1 and kernel > 3 else 300_000)
+    (3x3); at [32, 16, 16, 16] 146 / 89 us (3x3), 218 / 134 us (5x5), 179 / 138 us (dilated
+    5x5); at [32, 8, 32, 32] (262k) 202 / 129 us (3x3), 256 / 242 us (dilated 5x5). Above, the C
+    kernel is still 10-25% faster on undilated filters (at [64, 16, 32, 32] 464 against 428 us
+    for 3x3) but slower on dilated ones (346 against 372 us for 3x3, 651 against 1066 us for
+    5x5). The forward's lower limit is memory's: with the C kernel taking forwards of 262k
+    elements and more, glibc's heap grew by 40-130 MiB over a step (the same bytes in use,
+    another pattern of holes among the step's large blocks; benchmarks/README.md), on the
+    DARTS_V2 evaluation step more than its memory target can spare; input gradients of that
+    size did not move it."""
+    limit = 300_000 if gradient and not (dilation > 1 and kernel > 3) else 150_000
+    return numel <= limit
 
 
 def _output_numel(x: Tensor, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -138,7 +143,7 @@ def correlate(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: in
     the forwards and backwards of genospec's own autograd functions."""
     kernel = weight.shape[-1]
     if _native_forward(kernel, stride, dilation,
-                       _output_numel(x, kernel, stride, padding, dilation)):
+                       _output_numel(x, kernel, stride, padding, dilation), flip):
         out = native.depthwise_forward(x, weight, stride, padding, dilation, flip)
         if out is not None:
             return out
