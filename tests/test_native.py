@@ -156,6 +156,7 @@ def test_forward_refuses_mismatched_sizes_and_passes_on_what_it_does_not_handle(
     assert native.depthwise_forward(x, wt, 1, 3, 1) is None  # padding beyond the reach
     assert native.depthwise_forward(x.half(), wt.half(), 1, 1, 1) is None
     assert native.depthwise_forward(x, wt.double(), 1, 1, 1) is None
+    assert native.depthwise_forward(x[:0], wt, 1, 1, 1) is None  # an empty batch: PyTorch's
 
 
 GUARDED = textwrap.dedent("""

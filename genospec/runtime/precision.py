@@ -149,7 +149,7 @@ def channels_last_on(device: str | torch.device) -> bool:
 def prepare_device(device: str | torch.device) -> None:
     """Process-wide settings for ``device``: cuDNN autotuning on CUDA; on the CPU the C
     allocator keeps freed memory for the next step (`allocator.retain_freed_memory`) and
-    genospec's C kernels are built now (`genospec.nn.native`, 1.6 s the first time on
+    genospec's C kernels are built now (`genospec.nn.native`, 3.4-3.8 s the first time on
     a machine) rather than inside the first timed step."""
     kind = torch.device(device).type
     if kind == "cuda":

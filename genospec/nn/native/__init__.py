@@ -3,7 +3,7 @@
 Two kernels, used by ``genospec.nn.depthwise`` where oneDNN's are slow: the depthwise
 convolution's weight gradient (``depthwise_weight_grad.c``) and its forward correlation on small
 tensors (``depthwise_forward.c``, which also serves the stride-1 input gradient). The sources
-ship with the package; the first call compiles them (``cc -O3``, about 2 s on the benchmark
+ship with the package; the first call compiles them (``cc -O3``, 3.4-3.8 s on the benchmark
 machine) into one library in the cache folder, under a name that hashes the sources, the compiler
 and the flags, written atomically so that processes building at once do not see each other's
 half-written files. The binary carries a generic and an x86-64-v3 (AVX2, FMA) version of its
@@ -168,10 +168,10 @@ def depthwise_forward(x: Tensor, weight: Tensor, stride: int, padding: int, dila
     """``F.conv2d(x, weight, stride, padding, dilation, groups=C)`` for a channels-last ``x``
     and a ``[C, 1, k, k]`` filter (``flip``: the filter rotated by half a turn,
     ``weight.flip(2, 3)``, as a stride-1 input gradient wants, read in place), from the C
-    kernel, as a channels-last tensor; None where the
-    kernel does not apply (no library; ``x`` not channels-last; not float32/float64 on the CPU;
-    a kernel size outside `KERNELS`; padding beyond the filter's reach) and the caller keeps its
-    own path. No autograd: callers differentiate it themselves. ``threads`` defaults to
+    kernel, as a channels-last tensor; None where the kernel does not apply (no library; ``x``
+    not channels-last; not float32/float64 on the CPU; a kernel size outside `KERNELS`; padding
+    beyond the filter's reach; an empty batch or no channels) and the caller keeps its own
+    path. No autograd: callers differentiate it themselves. ``threads`` defaults to
     PyTorch's intra-op thread count; the result is the same bits for any count."""
     lib = library()
     if lib is None or x.dim() != 4 or weight.dim() != 4:
@@ -181,12 +181,12 @@ def depthwise_forward(x: Tensor, weight: Tensor, stride: int, padding: int, dila
     if (kernel not in KERNELS or x.dtype not in (torch.float32, torch.float64)
             or weight.dtype != x.dtype or x.device.type != "cpu" or weight.device.type != "cpu"
             or not x.is_contiguous(memory_format=torch.channels_last)
-            or not 0 <= padding <= dilation * (kernel - 1) or stride < 1 or dilation < 1):
+            or not 0 <= padding <= dilation * (kernel - 1) or stride < 1 or dilation < 1
+            or n == 0 or chs == 0):
         return None
     reach = dilation * (kernel - 1) + 1
     out_h, out_w = ((size + 2 * padding - reach) // stride + 1 for size in (height, width))
-    if tuple(weight.shape) != (chs, 1, kernel, kernel) or min(out_h, out_w) < 1 or n == 0 \
-            or chs == 0:
+    if tuple(weight.shape) != (chs, 1, kernel, kernel) or min(out_h, out_w) < 1:
         raise ValueError(f"depthwise forward: filter {tuple(weight.shape)} does not fit input "
                          f"{tuple(x.shape)} at stride {stride}, padding {padding}, dilation "
                          f"{dilation}")
