@@ -43,7 +43,7 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
     assert js.returncode == 0 and '"genospec-ir"' in js.stdout, js.stderr
     # the C kernels' sources ship too, and build from the installed package
     kernel = subprocess.run([str(py), "-c", "from genospec.nn import native; "
-                             "print(all(s.is_file() for s in native.SOURCES), native.failure())"],
+                             "print(all(s.is_file() for s in native.SOURCES + native.HEADERS), native.failure())"],
                             cwd=elsewhere, capture_output=True, text=True,
                             env={**os.environ, "GENOSPEC_CACHE_DIR": str(tmp_path / "cache")})
     assert kernel.returncode == 0, kernel.stderr

@@ -33,6 +33,7 @@ from torch import Tensor
 
 SOURCES = tuple(Path(__file__).with_name(name)
                 for name in ("depthwise_weight_grad.c", "depthwise_forward.c"))
+HEADERS = (Path(__file__).with_name("vectors.h"),)  # included by the sources
 FLAGS = ("-O3", "-shared", "-fPIC", "-fopenmp", "-Wno-psabi")
 BUILD_TIMEOUT_S = 120
 KERNELS = (3, 5, 7)  # the kernel sizes the C loops are written for
@@ -61,7 +62,7 @@ def _compiler() -> list[str] | None:
 
 def _build(compiler: list[str]) -> Path:
     """The compiled library's path, compiling it first where the cache lacks it."""
-    sources = [source.read_bytes() for source in SOURCES]
+    sources = [source.read_bytes() for source in (*SOURCES, *HEADERS)]
     version = subprocess.run([*compiler, "--version"], capture_output=True, text=True,
                              timeout=BUILD_TIMEOUT_S).stdout
     key = hashlib.sha256(b"\0".join([*sources, " ".join(compiler).encode(), version.encode(),

@@ -16,23 +16,9 @@
  * i, then j; the thread count only decides which thread computes which rows, so the result is
  * the same bits for any thread count.
  */
-#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
-#define INLINE static inline __attribute__((always_inline))
-
-typedef float vf __attribute__((vector_size(32)));  /* 8 float lanes */
-typedef double vd __attribute__((vector_size(32))); /* 4 double lanes */
-INLINE vf load_f(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-INLINE vd load_d(const double *p) { vd v; memcpy(&v, p, sizeof v); return v; }
-INLINE void store_f(float *p, vf v) { memcpy(p, &v, sizeof v); }
-INLINE void store_d(double *p, vd v) { memcpy(p, &v, sizeof v); }
+#include "vectors.h"
 
 typedef struct {
   const void *x, *w;
@@ -87,12 +73,7 @@ typedef struct {
       }                                                                                           \
   }
 
-ROW(row3_f, float, vf, load_f, store_f, 8, 3)
-ROW(row5_f, float, vf, load_f, store_f, 8, 5)
-ROW(row7_f, float, vf, load_f, store_f, 8, 7)
-ROW(row3_d, double, vd, load_d, store_d, 4, 3)
-ROW(row5_d, double, vd, load_d, store_d, 4, 5)
-ROW(row7_d, double, vd, load_d, store_d, 4, 7)
+EACH_ROW_LOOP(ROW)
 
 /* This thread's scratch memory, at least `bytes` of it (NULL where it cannot be had). Kept from
  * call to call and grown only when a larger call comes: allocating and freeing it around every

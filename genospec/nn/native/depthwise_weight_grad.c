@@ -11,22 +11,7 @@
  * `part` (chunks x K*K*C); the rows are then added in slice order. The thread count only
  * decides which thread sums which slices, so the result is the same bits for any thread count.
  */
-#include <stddef.h>
-#include <string.h>
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
-#define INLINE static inline __attribute__((always_inline))
-
-typedef float vf __attribute__((vector_size(32)));  /* 8 float lanes */
-typedef double vd __attribute__((vector_size(32))); /* 4 double lanes */
-INLINE vf load_f(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-INLINE vd load_d(const double *p) { vd v; memcpy(&v, p, sizeof v); return v; }
-INLINE void store_f(float *p, vf v) { memcpy(p, &v, sizeof v); }
-INLINE void store_d(double *p, vd v) { memcpy(p, &v, sizeof v); }
+#include "vectors.h"
 
 typedef struct {
   const void *x, *g;
@@ -85,12 +70,7 @@ INLINE void valid_columns(long off, long s, long width, long out_w, long *lo, lo
       }                                                                                           \
   }
 
-ROW(row3_f, float, vf, load_f, store_f, 8, 3)
-ROW(row5_f, float, vf, load_f, store_f, 8, 5)
-ROW(row7_f, float, vf, load_f, store_f, 8, 7)
-ROW(row3_d, double, vd, load_d, store_d, 4, 3)
-ROW(row5_d, double, vd, load_d, store_d, 4, 5)
-ROW(row7_d, double, vd, load_d, store_d, 4, 7)
+EACH_ROW_LOOP(ROW)
 
 /* Sums batch slice b into row b of part. */
 #define RUN(NAME, T, ROW3, ROW5, ROW7)                                                           \
