@@ -191,7 +191,7 @@ def depthwise_forward(rounds: int, calls: int) -> list[dict]:
             times = _race(ways, rounds, calls)
             numel = depthwise._output_numel(x, kernel, stride, pad, dilation)
             rule = ("C kernel" if native.library() is not None
-                    and depthwise._native_forward(kernel, stride, dilation, numel) else "oneDNN")
+                    and depthwise._native_forward(kernel, dilation, numel) else "oneDNN")
             rows.append({"shape": list(shape), "stride": stride, "kernel": kernel,
                          "dilation": dilation, "rule": rule, "us": times})
     return rows

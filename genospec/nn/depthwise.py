@@ -106,8 +106,7 @@ def _weight_grad_plan(kernel: int, stride: int, dilation: int, numel: int) -> in
     return None
 
 
-def _native_forward(kernel: int, stride: int, dilation: int, numel: int,
-                    gradient: bool = False) -> bool:
+def _native_forward(kernel: int, dilation: int, numel: int, gradient: bool = False) -> bool:
     """Whether a depthwise correlation with ``numel`` output elements goes to the C kernel
     (`genospec.nn.native`) where it loads: the small tensors of small networks, where oneDNN's
     fixed cost of 55-100 us a call dominates (the C kernel's: 35-45 us). Up to 300k output
@@ -130,9 +129,9 @@ def _native_forward(kernel: int, stride: int, dilation: int, numel: int,
 
 def _output_numel(x: Tensor, kernel: int, stride: int, padding: int, dilation: int) -> int:
     n, chs, height, width = x.shape
-    reach = dilation * (kernel - 1) + 1
-    return n * chs * max(0, (height + 2 * padding - reach) // stride + 1) * max(
-        0, (width + 2 * padding - reach) // stride + 1)
+    rows, cols = (max(0, native.output_size(size, kernel, stride, padding, dilation))
+                  for size in (height, width))
+    return n * chs * rows * cols
 
 
 def correlate(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int,
@@ -142,8 +141,8 @@ def correlate(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: in
     (`native.depthwise_forward`), else oneDNN's. Not differentiable through the C kernel: for
     the forwards and backwards of genospec's own autograd functions."""
     kernel = weight.shape[-1]
-    if _native_forward(kernel, stride, dilation,
-                       _output_numel(x, kernel, stride, padding, dilation), flip):
+    if _native_forward(kernel, dilation, _output_numel(x, kernel, stride, padding, dilation),
+                       flip):
         out = native.depthwise_forward(x, weight, stride, padding, dilation, flip)
         if out is not None:
             return out

@@ -76,9 +76,8 @@ typedef struct {
 EACH_ROW_LOOP(ROW)
 
 /* This thread's scratch memory, at least `bytes` of it (NULL where it cannot be had). Kept from
- * call to call and grown only when a larger call comes: allocating and freeing it around every
- * call, among the large tensors of a training step, left holes that grew the heap by 45 MiB
- * over the DARTS_V2 evaluation step. At most the largest call's: a few rows of one image. */
+ * call to call and grown only when a larger call comes, so that a call allocates nothing: at
+ * most the largest call's few padded rows and filter per thread. */
 static __thread void *scratch_block;
 static __thread size_t scratch_size;
 
