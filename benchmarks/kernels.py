@@ -6,7 +6,9 @@ affine-free BatchNorm's input gradient from two per-channel sums or PyTorch's ke
 (`recompute.NARROW_CHANNELS`), BatchNorm's training statistics from pixel groups or PyTorch's
 kernel (`recompute.NARROW_MIN_ELEMENTS`), the depthwise weight gradient from genospec's C kernel,
 decomposed or oneDNN's (`depthwise._native_weight_grad`, `depthwise._weight_grad_plan`), the
-depthwise forward correlation from the C kernel or oneDNN's (`depthwise._native_forward`). This
+depthwise forward correlation from the C kernel or oneDNN's (`depthwise._native_forward`),
+BatchNorm's and the 1x1 convolution's backward fused in the C kernel or as PyTorch's three
+calls (`recompute.FUSED_MAX_WEIGHTS`). This
 script times the ways of each at the shapes the DARTS settings produce, interleaved (A B A B
 ...), and prints the best of the per-round medians in
 microseconds, with the way the rule picks. On a shared machine the numbers move by tens of
@@ -32,6 +34,12 @@ BATCHNORM = [(32, 8, 32, 32), (8, 8, 32, 32), (32, 16, 16, 16), (64, 16, 32, 32)
 DEPTHWISE = [  # (input shape, stride); kernels (3, 1), (5, 1), (3, 2), (5, 2) each
     ((64, 16, 32, 32), 1), ((64, 32, 32, 32), 2), ((64, 32, 16, 16), 1), ((64, 64, 8, 8), 1),
     ((32, 8, 32, 32), 1)]
+FUSED = [  # (batch, in channels, out channels, size, ReLU read in place): the DARTS setting's
+    # separable-convolution blocks and cell preprocessing, the quick setting's blocks
+    (64, 16, 16, 32, False), (64, 32, 32, 16, False), (64, 64, 64, 8, False),
+    (64, 48, 16, 32, True), (64, 64, 32, 32, True), (64, 128, 32, 16, True),
+    (64, 256, 64, 8, True), (32, 8, 8, 32, False), (32, 16, 16, 16, False),
+    (32, 32, 32, 8, False)]
 FORWARD = [  # input shapes of the quick (batch 32, C=8) and DARTS (batch 64, C=16) settings
     (1, 8, 32, 32), (8, 8, 32, 32), (32, 8, 32, 32), (32, 16, 16, 16), (32, 32, 8, 8),
     (64, 16, 32, 32), (64, 32, 16, 16), (64, 64, 8, 8)]
@@ -197,8 +205,40 @@ def depthwise_forward(rounds: int, calls: int) -> list[dict]:
     return rows
 
 
+def fused_backward(rounds: int, calls: int) -> list[dict]:
+    import torch
+
+    from genospec.nn import native, recompute
+
+    rows = []
+    for n, c_in, c_out, size, relu in FUSED:
+        cl = torch.channels_last
+        d = torch.randn(n, c_in, size, size).contiguous(memory_format=cl)
+        w = torch.randn(c_out, c_in, 1, 1)
+        g, y = (torch.randn(n, c_out, size, size).contiguous(memory_format=cl) for _ in range(2))
+        gamma, beta, invstd = torch.rand(c_out) + 0.5, torch.randn(c_out), torch.rand(c_out) + 0.5
+
+        def pytorch(d=d, w=w, g=g, y=y, gamma=gamma, beta=beta, invstd=invstd, relu=relu):
+            src = torch.relu(d) if relu else d
+            g_p, _, _ = recompute._affine_batch_norm_backward_from_output(g, y, gamma, beta,
+                                                                          invstd, True)
+            return recompute._pointwise_grads(g_p, src, w, True, True)
+
+        ways = {"PyTorch": pytorch}
+        if native.library() is not None:
+            ways["C kernel"] = lambda d=d, w=w, g=g, y=y, gamma=gamma, beta=beta, invstd=invstd, \
+                relu=relu: native.batch_norm_pointwise_backward(g, y, d, w, gamma, beta, invstd,
+                                                                relu, True, True)
+        times = _race(ways, rounds, calls)
+        rule = ("C kernel" if native.library() is not None and recompute._fuses(w)
+                else "PyTorch")
+        rows.append({"shape": [n, c_in, c_out, size], "relu": relu, "rule": rule, "us": times})
+    return rows
+
+
 TABLES = {"pointwise": pointwise, "batchnorm": batchnorm, "batchnorm-forward": batchnorm_forward,
-          "depthwise": depthwise_weight_grad, "forward": depthwise_forward}
+          "depthwise": depthwise_weight_grad, "forward": depthwise_forward,
+          "fused": fused_backward}
 
 
 def _print(name: str, rows: list[dict]) -> None:

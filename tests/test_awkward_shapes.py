@@ -56,12 +56,21 @@ def _reference(x: torch.Tensor) -> torch.Tensor:
     return x.detach().double().contiguous().requires_grad_(True)
 
 
+# The output gradient `_check` hands backward: laid out as the output is (what the next layer
+# of a network gives back), or, set to False, dense in NCHW order whatever the output's layout.
+GRAD_LIKE_OUTPUT = True
+
+
 def _check(out, ref, inputs, ref_inputs, tol: float = 2e-4) -> None:
     """Values and gradients (for a fixed random output gradient) agree."""
     assert out.shape == ref.shape
     torch.testing.assert_close(out.double(), ref, rtol=tol, atol=tol)
     grad = torch.randn(ref.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
-    got = torch.autograd.grad(out, inputs, grad.to(out.dtype), allow_unused=True)
+    grad_out = grad.to(out.dtype)
+    if GRAD_LIKE_OUTPUT and out.dim() == 4 and out.is_contiguous(
+            memory_format=torch.channels_last):
+        grad_out = grad_out.contiguous(memory_format=torch.channels_last)
+    got = torch.autograd.grad(out, inputs, grad_out, allow_unused=True)
     want = torch.autograd.grad(ref, ref_inputs, grad, allow_unused=True)
     for g, r in zip(got, want):
         assert (g is None) == (r is None)
@@ -168,8 +177,41 @@ def test_recomputing_blocks_with_onednn_pointwise(shape, keep, mode, monkeypatch
     correlations through oneDNN, as tensors above `recompute.MATMUL_MAX_ROWS` pixels and
     `depthwise._native_forward`'s sizes run: these shapes are all below them."""
     monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
+    monkeypatch.setattr(recompute, "FUSED_MAX_WEIGHTS", 0)
     monkeypatch.setattr(depthwise, "_native_forward", lambda *a: False)
     test_recomputing_blocks(shape, keep, mode, 3, 2, 1)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+@pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled", "affine"])
+@pytest.mark.parametrize("backward", ["fused", "unfused", "nchw_gradient"])
+def test_recomputing_blocks_fused_backward(shape, mode, backward, monkeypatch):
+    """Keeping their output, the blocks run BatchNorm's and the pointwise convolution's
+    backward in the fused C kernel where the tensors are channels-last (its calls counted);
+    as BatchNorm's backward and two products with it turned off; and PyTorch's way where the
+    output gradient comes in NCHW order (the kernel passes on)."""
+    calls = []
+    original = native.batch_norm_pointwise_backward
+
+    def spy(*args, **kwargs):
+        found = original(*args, **kwargs)
+        calls.append(found is not None)
+        return found
+
+    monkeypatch.setattr(native, "batch_norm_pointwise_backward", spy)
+    if backward == "unfused":
+        monkeypatch.setattr(recompute, "FUSED_MAX_WEIGHTS", 0)
+    if backward == "nchw_gradient":
+        monkeypatch.setitem(globals(), "GRAD_LIKE_OUTPUT", False)
+    test_recomputing_blocks(shape, "output", mode, 3, 1, 2)
+    # (a 1x1 map is dense in both layouts: the kernel takes it either way)
+    channels_last = shape[2] * shape[3] == 1 or (backward == "fused" and shape[4] != "contiguous")
+    if backward == "unfused":
+        assert not calls
+    elif not channels_last:
+        assert calls and not any(calls)
+    elif native.library() is not None:
+        assert calls and all(calls)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
@@ -258,14 +300,17 @@ def test_factorized_reduce(shape):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("affine", [False, True])
-@pytest.mark.parametrize("pointwise", ["rule", "onednn"])
+@pytest.mark.parametrize("pointwise", ["rule", "unfused", "onednn"])
 @pytest.mark.parametrize("after_relu", [False, True])
 def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, after_relu,
                                                 monkeypatch):
     """A cell's preprocessing (ReLU, 1x1 convolution, BatchNorm) as a recomputing block, its
-    1x1 convolution as the size rule runs it (a matrix product on these small channels-last
-    shapes) and through oneDNN (as above `recompute.MATMUL_MAX_ROWS` pixels); running its own
-    ReLU or handed the ReLU's output (``after_relu``, a state's ReLU shared by two cells)."""
+    backward as the rules run it (the fused C kernel reading the ReLU in place, on these
+    channels-last shapes), with the kernel off (a matrix product on these small shapes) and
+    through oneDNN (as above `recompute.MATMUL_MAX_ROWS` pixels); running its own ReLU or handed
+    the ReLU's output (``after_relu``, a state's ReLU shared by two cells)."""
+    if pointwise != "rule":
+        monkeypatch.setattr(recompute, "FUSED_MAX_WEIGHTS", 0)
     if pointwise == "onednn":
         monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
     n, chs, h, w, _ = shape

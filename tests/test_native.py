@@ -214,14 +214,40 @@ GUARDED = textwrap.dedent("""
                             padding=pad, dilation=dilation, groups=c)
                         assert torch.allclose(y.permute(0, 3, 1, 2), want, atol=1e-4)
                     count += 1
+    # the fused BatchNorm and 1x1 convolution backward through its C entry: every tensor it
+    # reads or writes guarded (and NaN where it should only write)
+    for (n, h, w), (co, ci), relu, want_d, want_w in itertools.product(
+            [(1, 1, 1), (2, 3, 5), (3, 16, 11)], [(1, 1), (8, 8), (9, 13), (16, 24)], (0, 1),
+            (0, 1), (0, 1)):
+        for dtype in (torch.float32, torch.float64):
+            rows = n * h * w
+            blocks = max(1, min(native.FUSED_SLICES, rows // native.FUSED_SLICE_ROWS))
+            g, y = guarded(torch.randn(rows, co, dtype=dtype)), guarded(torch.randn(rows, co,
+                                                                              dtype=dtype))
+            d = guarded(torch.randn(rows, ci, dtype=dtype))
+            wt = guarded(torch.randn(co, ci, dtype=dtype))
+            gamma, shift, inv = (guarded(torch.rand(co, dtype=dtype) + 0.5) for _ in range(3))
+            nan = lambda size, dt=dtype: guarded(torch.full((size,), float("nan"), dtype=dt))
+            gd, gw, part, coef = nan(rows * ci), nan(co * ci), nan(blocks * co * ci), nan(3 * co)
+            sum_part, sums = nan(blocks * 2 * co, torch.float64), nan(2 * co, torch.float64)
+            fn = (lib.genospec_bn_pointwise_backward_f32 if dtype == torch.float32 else
+                  lib.genospec_bn_pointwise_backward_f64)
+            assert fn(g.data_ptr(), y.data_ptr(), d.data_ptr(), wt.data_ptr(), gamma.data_ptr(),
+                      shift.data_ptr(), inv.data_ptr(), gd.data_ptr(), gw.data_ptr(),
+                      part.data_ptr(), coef.data_ptr(), sum_part.data_ptr(), sums.data_ptr(),
+                      rows, co, ci, relu, want_d, want_w, blocks, 2) == 0
+            assert torch.isfinite(sums).all()
+            assert torch.isfinite(gd).all() == bool(want_d)
+            assert torch.isfinite(gw).all() == bool(want_w)
+            count += 1
     print("guarded calls", count)
 """)
 
 
 @needs_kernels
 def test_reads_nothing_outside_its_tensors():
-    """Every configuration of both kernels, tensors (the forward's output included) placed
-    against inaccessible pages on both sides: any read or write outside them kills the child
+    """Every configuration of the kernels, tensors (the outputs included) placed against
+    inaccessible pages on both sides: any read or write outside them kills the child
     process."""
     done = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "OMP_NUM_THREADS": "2"})
@@ -282,3 +308,102 @@ def test_shares_pytorchs_openmp_runtime():
     with open("/proc/self/maps") as maps:
         gomp = {line.split()[-1] for line in maps if "libgomp" in line}
     assert len(gomp) <= 1, gomp
+
+
+def _fused_case(n, co, ci, h, w, dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    d = torch.randn(n, ci, h, w, generator=gen, dtype=dtype)
+    weight = torch.randn(co, ci, 1, 1, generator=gen, dtype=dtype)
+    gamma = torch.rand(co, generator=gen, dtype=dtype) + 0.5
+    beta = torch.randn(co, generator=gen, dtype=dtype)
+    grad = torch.randn(n, co, h, w, generator=gen, dtype=dtype)
+    return d, weight, gamma, beta, grad
+
+
+def _fused_reference(d, weight, gamma, beta, grad, relu):
+    """Autograd through relu (optional), the 1x1 convolution and an affine training BatchNorm:
+    the output, the inverse deviation and the gradients of the pointwise input (after the
+    ReLU), the filter, gamma and beta."""
+    src = (torch.relu(d) if relu else d).detach().requires_grad_(True)
+    w, g, b = (t.detach().requires_grad_(True) for t in (weight, gamma, beta))
+    p = F.conv2d(src, w)
+    y = F.batch_norm(p, None, None, g, b, training=True, eps=1e-5)
+    invstd = (p.var((0, 2, 3), unbiased=False) + 1e-5).rsqrt().detach()
+    grads = torch.autograd.grad(y, (src, w, g, b), grad)
+    return y.detach(), invstd, grads
+
+
+def _layout(*tensors):
+    return [t.contiguous(memory_format=torch.channels_last) for t in tensors]
+
+
+@needs_kernels
+@pytest.mark.parametrize("co,ci", [(8, 8), (24, 16), (7, 5), (9, 13), (1, 3), (64, 64)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_fused_batch_norm_pointwise_backward_matches_autograd_in_float64(co, ci, relu):
+    """BatchNorm's backward from its output and the 1x1 convolution's two gradients in one
+    kernel: to 1e-10 of autograd in float64 (channel counts off the vector width included), the
+    ReLU before the convolution read in place; gamma's and beta's gradients from its sums."""
+    for n, h, w in [(2, 5, 3), (3, 4, 4), (64, 8, 8)]:
+        d, weight, gamma, beta, grad = _fused_case(n, co, ci, h, w, torch.float64)
+        y, invstd, (g_src, g_w, g_gamma, g_beta) = _fused_reference(d, weight, gamma, beta, grad,
+                                                                     relu)
+        grad, y, d = _layout(grad, y, d)
+        got_d, got_w, sum_g, sum_gy = native.batch_norm_pointwise_backward(
+            grad, y, d, weight, gamma, beta, invstd, relu, True, True)
+        for got, want in [(got_d, g_src), (got_w, g_w), (sum_gy / gamma, g_gamma),
+                          (sum_g, g_beta)]:
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-10 * want.abs().max())
+        assert got_d.is_contiguous(memory_format=torch.channels_last)
+
+
+@needs_kernels
+def test_fused_backward_computes_only_what_is_wanted():
+    """Without the filter's gradient the input ``d`` may be absent; each result is the same
+    bits whether or not the other is computed; nothing wanted still gives the sums."""
+    d, weight, gamma, beta, grad = _fused_case(4, 16, 8, 6, 5, torch.float32)
+    y, invstd, _ = _fused_reference(d, weight, gamma, beta, grad, False)
+    grad, y, d = _layout(grad, y, d)
+    args = (gamma, beta, invstd, False)
+    both = native.batch_norm_pointwise_backward(grad, y, d, weight, *args, True, True)
+    only_d = native.batch_norm_pointwise_backward(grad, y, None, weight, *args, True, False)
+    only_w = native.batch_norm_pointwise_backward(grad, y, d, weight, *args, False, True)
+    none = native.batch_norm_pointwise_backward(grad, y, None, weight, *args, False, False)
+    assert only_d[1] is None and only_w[0] is None and none[:2] == (None, None)
+    assert torch.equal(both[0], only_d[0]) and torch.equal(both[1], only_w[1])
+    for found in (only_d, only_w, none):
+        assert torch.equal(found[2], both[2]) and torch.equal(found[3], both[3])
+    with pytest.raises(ValueError, match="needs the convolution's input"):
+        native.batch_norm_pointwise_backward(grad, y, None, weight, *args, False, True)
+
+
+@needs_kernels
+def test_fused_backward_same_bits_for_any_thread_count():
+    d, weight, gamma, beta, grad = _fused_case(16, 24, 16, 16, 12, torch.float32)
+    y, invstd, _ = _fused_reference(d, weight, gamma, beta, grad, True)
+    grad, y, d = _layout(grad, y, d)
+    runs = [native.batch_norm_pointwise_backward(grad, y, d, weight, gamma, beta, invstd, True,
+                                                 True, True, threads=t) for t in (1, 2, 3, 8)]
+    for run in runs[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(run, runs[0]))
+
+
+@needs_kernels
+def test_fused_backward_refuses_mismatched_sizes_and_passes_on_what_it_does_not_handle():
+    d, weight, gamma, beta, grad = _fused_case(2, 8, 4, 3, 3, torch.float32)
+    y, invstd, _ = _fused_reference(d, weight, gamma, beta, grad, False)
+    cl_grad, cl_y, cl_d = _layout(grad, y, d)
+    args = (gamma, beta, invstd, False, True, True)
+    call = native.batch_norm_pointwise_backward
+    assert call(grad, cl_y, cl_d, weight, *args) is None  # gradient not channels-last
+    assert call(cl_grad, cl_y, d, weight, *args) is None  # input not channels-last
+    assert call(cl_grad.half(), cl_y, cl_d, weight, *args) is None
+    assert call(cl_grad, cl_y.double(), cl_d, weight, *args) is None
+    wide = torch.zeros(1, native.FUSED_MAX_CHANNELS + 1, 1, 1)
+    assert call(cl_grad, cl_y, _layout(torch.zeros(2, wide.shape[1], 3, 3))[0],
+                torch.zeros(8, wide.shape[1], 1, 1), *args) is None
+    assert call(*_layout(grad[:0], y[:0], d[:0]), weight, *args) is None  # empty batch
+    with pytest.raises(ValueError, match="do not fit"):
+        call(cl_grad, cl_y, cl_d, weight[:, :3], *args)
+    with pytest.raises(ValueError, match="do not fit"):
+        call(cl_grad, cl_y, cl_d, weight, gamma[:5], beta, invstd, False, True, True)

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import native
 from .depthwise import DepthwiseConv2d, _input_grad, _weight_grad, correlate, cpu_autograd
 
 KEEP_MODES = ("output", "input", "all")  # "all": plain autograd, everything kept
@@ -110,31 +111,52 @@ class _Chain(torch.autograd.Function):
         want_weights = needed[2] or needed[3]
         want_affine = gamma is not None and (needed[4] or needed[5])
         want_scale = scale is not None and needed[6]
-        r = d = None
-        g_scale = None
-        if want_weights or ctx.kept == "input":
-            r = torch.relu(x) if ctx.recompute_relu else x
-            d = r if dw is None else _depthwise(r, dw, w_dw)
-        if ctx.kept == "affine_output":
-            g_p, g_gamma, g_beta = _affine_batch_norm_backward_from_output(
-                grad, kept, gamma, beta, invstd, want_affine)
-        elif ctx.kept != "output":  # BatchNorm's backward from the pointwise output: kept, or
-            p = kept if ctx.kept == "bn_input" else _pointwise(d, w_pw)  # recomputed
-            weight = gamma if scale is None else scale.expand(p.shape[1]).contiguous()
-            g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
-                grad, p, weight, None, None, mean, invstd, True, bn.eps,
-                [True, want_affine or want_scale, want_affine])
-            del p
-            if scale is not None:  # BatchNorm's weight gradient is the scale's, per channel
-                g_scale, g_gamma = (g_gamma.sum() if want_scale else None), None
+        r = d = fused = None
+        if ctx.kept in ("output", "affine_output") and _fuses(w_pw):
+            # BatchNorm's and the pointwise convolution's backward in one C kernel, which reads
+            # the pointwise input in place: x or relu(x) (no copy of relu(x) made) without a
+            # depthwise, else the recomputed depthwise output, needed for the weight only
+            if dw is not None:
+                if want_weights:
+                    r = torch.relu(x) if ctx.recompute_relu else x
+                    d = _depthwise(r, dw, w_dw)
+                src, relu_src = d, False
+            else:
+                src, relu_src = x, ctx.recompute_relu
+            fused = _fused_backward(grad, kept, src if needed[3] else None, relu_src, w_pw,
+                                    gamma, beta, scale, invstd, ctx.kept == "affine_output",
+                                    needed[0] or needed[2], needed[3], want_affine, want_scale)
+            del src
+        if fused is not None:
+            g_d, g_pw, g_gamma, g_beta, g_scale = fused
+            del d
         else:
-            g_p, g_scale = _batch_norm_backward_from_output(grad, kept, invstd, scale, want_scale)
-            g_gamma = g_beta = None
+            g_scale = None
+            if r is None and (want_weights or ctx.kept == "input"):
+                r = torch.relu(x) if ctx.recompute_relu else x
+            if d is None and (want_weights or ctx.kept == "input"):
+                d = r if dw is None else _depthwise(r, dw, w_dw)
+            if ctx.kept == "affine_output":
+                g_p, g_gamma, g_beta = _affine_batch_norm_backward_from_output(
+                    grad, kept, gamma, beta, invstd, want_affine)
+            elif ctx.kept != "output":  # BatchNorm's backward from the pointwise output: kept,
+                p = kept if ctx.kept == "bn_input" else _pointwise(d, w_pw)  # or recomputed
+                weight = gamma if scale is None else scale.expand(p.shape[1]).contiguous()
+                g_p, g_gamma, g_beta = torch.ops.aten.native_batch_norm_backward(
+                    grad, p, weight, None, None, mean, invstd, True, bn.eps,
+                    [True, want_affine or want_scale, want_affine])
+                del p
+                if scale is not None:  # BatchNorm's weight gradient is the scale's, per channel
+                    g_scale, g_gamma = (g_gamma.sum() if want_scale else None), None
+            else:
+                g_p, g_scale = _batch_norm_backward_from_output(grad, kept, invstd, scale,
+                                                                want_scale)
+                g_gamma = g_beta = None
+            # the depthwise weight's gradient needs the pointwise input's gradient too
+            g_d, g_pw = _pointwise_grads(g_p, d, w_pw, needed[0] or needed[2], needed[3])
+            del d, g_p
         if not needed[2]:
             r = None
-        # the depthwise weight's gradient needs the pointwise input's gradient too
-        g_d, g_pw = _pointwise_grads(g_p, d, w_pw, needed[0] or needed[2], needed[3])
-        del d, g_p
         if dw is None:  # ReLU -> pointwise -> BatchNorm: d is the ReLU's output
             g_dw, g_x = None, g_d
         else:
@@ -291,6 +313,53 @@ def _narrow_batch_norm_backward(grad: Tensor, y: Tensor, invstd: Tensor, scale: 
     n, _, h, w = grad.shape
     g_scale = sum_gy.sum() / s if scale is not None and want_scale else None
     return _from_rows(g_x, n, h, w), g_scale
+
+
+# BatchNorm's backward from the output and the pointwise convolution's two gradients in one C
+# kernel (`native.batch_norm_pointwise_backward`) where the filter has at most this many
+# weights. Per call against PyTorch's three (BatchNorm backward from the output, the two
+# products or oneDNN's backward), two cores, 2026-12-07, `benchmarks/kernels.py --only fused`:
+# 1.2 against 4.1 ms at 16 -> 16 channels of [64, 16, 32, 32], 0.89 against 1.50 ms at 32 -> 32
+# of [64, 32, 16, 16], 0.81 against 0.97 ms at 64 -> 64 of [64, 64, 8, 8], 3.4 against 4.6 ms at
+# 128 -> 32 (with the ReLU read in place); even at 256 -> 64 (3.5 ms both), where it stops.
+FUSED_MAX_WEIGHTS = 8192
+
+
+def _fuses(w_pw: Tensor) -> bool:
+    """Whether the chain's backward tries the fused kernel for this pointwise filter."""
+    return w_pw.shape[0] * w_pw.shape[1] <= FUSED_MAX_WEIGHTS
+
+
+def _fused_backward(grad: Tensor, y: Tensor, src: Tensor | None, relu_src: bool, w_pw: Tensor,
+                    gamma: Tensor | None, beta: Tensor | None, scale: Tensor | None,
+                    invstd: Tensor, affine: bool, want_src: bool, want_w: bool,
+                    want_affine: bool, want_scale: bool) -> tuple | None:
+    """The gradients of the pointwise input, the pointwise filter, BatchNorm's ``gamma`` and
+    ``beta`` and the scale, from BatchNorm's output ``y`` (``affine``: an affine BatchNorm whose
+    output gives back its normalised input; else affine-free, scaled by ``scale`` or not), by
+    the C kernel; None where it does not apply. ``src`` is the pointwise input (``relu(src)``
+    with ``relu_src``), needed for the filter's gradient only."""
+    co = w_pw.shape[0]
+    dtype = grad.dtype
+    if affine:
+        weight, shift = gamma.detach(), beta.detach()
+    else:
+        weight = (torch.ones(co, dtype=dtype) if scale is None
+                  else scale.detach().to(dtype).expand(co))
+        shift = torch.zeros(co, dtype=dtype)
+    found = native.batch_norm_pointwise_backward(
+        grad, y, src, w_pw, weight.to(dtype), shift.to(dtype), invstd.to(dtype), relu_src,
+        want_src, want_w)
+    if found is None:
+        return None
+    g_src, g_w, sum_g, sum_gy = found  # sum_gy = sum(grad * (y - shift)), float64
+    g_gamma = g_beta = g_scale = None
+    if affine and want_affine:  # sum(grad * xhat) with xhat = (y - beta) / gamma
+        g_gamma = (sum_gy / gamma.detach().double()).to(gamma.dtype)
+        g_beta = sum_g.to(beta.dtype)
+    if scale is not None and want_scale:  # y = scale * xhat
+        g_scale = (sum_gy.sum() / scale.detach().double()).to(scale.dtype)
+    return g_src, g_w, g_gamma, g_beta, g_scale
 
 
 def _pointwise(x: Tensor, weight: Tensor) -> Tensor:

@@ -1,9 +1,11 @@
 """genospec's C kernels: compiled once per machine with the system's C compiler, loaded with ctypes.
 
-Two kernels, used by ``genospec.nn.depthwise`` where oneDNN's are slow: the depthwise
+Three kernels where PyTorch's are slow: for ``genospec.nn.depthwise``, the depthwise
 convolution's weight gradient (``depthwise_weight_grad.c``) and its forward correlation on small
-tensors (``depthwise_forward.c``, which also serves the stride-1 input gradient). The sources
-ship with the package; the first call compiles them (``cc -O3``, 3.4-3.8 s on the benchmark
+tensors (``depthwise_forward.c``, which also serves the stride-1 input gradient); for
+``genospec.nn.recompute``, BatchNorm's backward from its output fused with the gradients of the
+1x1 convolution before it (``batch_norm_pointwise_backward.c``). The sources
+ship with the package; the first call compiles them (``cc -O3``, 5.2-6.3 s on the benchmark
 machine) into one library in the cache folder, under a name that hashes the sources, the compiler
 and the flags, written atomically so that processes building at once do not see each other's
 half-written files. The binary carries a generic and an x86-64-v3 (AVX2, FMA) version of its
@@ -32,7 +34,8 @@ import torch
 from torch import Tensor
 
 SOURCES = tuple(Path(__file__).with_name(name)
-                for name in ("depthwise_weight_grad.c", "depthwise_forward.c"))
+                for name in ("depthwise_weight_grad.c", "depthwise_forward.c",
+                             "batch_norm_pointwise_backward.c"))
 HEADERS = (Path(__file__).with_name("vectors.h"),)  # included by the sources
 FLAGS = ("-O3", "-shared", "-fPIC", "-fopenmp", "-Wno-psabi")
 BUILD_TIMEOUT_S = 120
@@ -109,6 +112,10 @@ def library() -> ctypes.CDLL | None:
             fn = getattr(lib, f"genospec_depthwise_{name}_{real}")
             fn.restype = ctypes.c_int
             fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.c_long] * sizes + [ctypes.c_int]
+    for real in ("f32", "f64"):
+        fn = getattr(lib, f"genospec_bn_pointwise_backward_{real}")
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p] * 13 + [ctypes.c_long] * 7 + [ctypes.c_int]
     return lib
 
 
@@ -121,7 +128,7 @@ def failure() -> str | None:
 def status() -> str:
     """For a run's header: which C kernels run, or why none does."""
     if library() is not None:
-        return "C depthwise forward (small tensors) and weight gradient"
+        return "C depthwise forward (small tensors) and weight gradient, fused BatchNorm-1x1 backward"
     reason = (_failure or "unknown").splitlines()[0]
     return f"PyTorch only ({reason[:117] + '...' if len(reason) > 120 else reason})"
 
@@ -209,3 +216,75 @@ def depthwise_forward(x: Tensor, weight: Tensor, stride: int, padding: int, dila
     if code != 0:  # the C side checks the sizes again and refused them: a bug here
         raise RuntimeError("depthwise forward kernel refused its arguments")
     return out.permute(0, 3, 1, 2)
+
+
+# The fused BatchNorm and 1x1 convolution backward keeps a few rows' worth of channels on the
+# stack (the C source's MAX_CHANS) and cuts the rows into fixed slices of at least
+# `FUSED_SLICE_ROWS` rows, at most `FUSED_SLICES` of them (enough for as many threads).
+FUSED_MAX_CHANNELS = 1024
+FUSED_SLICE_ROWS = 256
+FUSED_SLICES = 64
+
+
+def batch_norm_pointwise_backward(grad: Tensor, y: Tensor, d: Tensor | None, weight: Tensor,
+                                  gamma: Tensor, shift: Tensor, invstd: Tensor, relu_d: bool,
+                                  want_d: bool, want_weight: bool, threads: int | None = None
+                                  ) -> tuple[Tensor | None, Tensor | None, Tensor, Tensor] | None:
+    """The backward of ``y = gamma * xhat + shift`` (``xhat`` BatchNorm's normalised activation
+    of ``p``, training mode, ``invstd`` its inverse deviation) after the 1x1 convolution
+    ``p = conv2d(d, weight)`` (``relu(d)`` with ``relu_d``), run from the output ``y`` by the C
+    kernel in two passes (``batch_norm_pointwise_backward.c`` gives the formulas). Returns
+    ``(grad_d, grad_weight, S1, S2)``: the gradients of ``d`` (of ``relu(d)`` with ``relu_d``;
+    None unless ``want_d``) and of ``weight`` (None unless ``want_weight``; ``d`` is read only
+    for it and may be None without it) and the per-channel sums ``S1 = sum(grad)``,
+    ``S2 = sum(grad * (y - shift))`` in float64, from which the caller takes ``gamma``'s, ``shift``'s or a scale's gradient. None
+    where the kernel does not apply (no library; a tensor not channels-last, not float32 or
+    float64, or of another dtype than ``grad``; more than `FUSED_MAX_CHANNELS` channels; an
+    empty batch) and the caller keeps its own path. The result is the same bits for any
+    ``threads`` (default: PyTorch's intra-op thread count)."""
+    lib = library()
+    if want_weight and d is None:
+        raise ValueError("BatchNorm and 1x1 convolution backward: the filter's gradient needs "
+                         "the convolution's input")
+    maps = (grad, y) if d is None else (grad, y, d)  # channels-last activations
+    if lib is None or any(t.dim() != 4 for t in maps) or weight.dim() != 4:
+        return None
+    n, co, height, width = grad.shape
+    ci = weight.shape[1]
+    dtype = grad.dtype
+    if (dtype not in (torch.float32, torch.float64)
+            or any(t.dtype != dtype or t.device.type != "cpu"
+                   for t in (*maps, weight, gamma, shift, invstd))
+            or not all(t.is_contiguous(memory_format=torch.channels_last) for t in maps)
+            or co > FUSED_MAX_CHANNELS or ci > FUSED_MAX_CHANNELS or grad.numel() == 0
+            or ci == 0):
+        return None
+    if (y.shape != grad.shape or (d is not None and d.shape != (n, ci, height, width))
+            or tuple(weight.shape) != (co, ci, 1, 1)
+            or any(t.shape != (co,) for t in (gamma, shift, invstd))):
+        raise ValueError(f"BatchNorm and 1x1 convolution backward: gradient {tuple(grad.shape)}, "
+                         f"output {tuple(y.shape)}, input "
+                         f"{None if d is None else tuple(d.shape)} and filter "
+                         f"{tuple(weight.shape)} do not fit")
+    rows = n * height * width
+    slices = max(1, min(FUSED_SLICES, rows // FUSED_SLICE_ROWS))
+    weight, gamma, shift, invstd = (t.detach().contiguous() for t in (weight, gamma, shift,
+                                                                       invstd))
+    grad_d = grad.new_empty((n, height, width, ci)) if want_d else None
+    grad_w = weight.new_empty((co, ci, 1, 1)) if want_weight else None
+    part = weight.new_empty(slices * co * ci if want_weight else 1)
+    coef = weight.new_empty(3 * co)
+    sum_part = torch.empty(slices * 2 * co, dtype=torch.float64)
+    sums = torch.empty(2 * co, dtype=torch.float64)
+    fn = (lib.genospec_bn_pointwise_backward_f32 if dtype == torch.float32 else
+          lib.genospec_bn_pointwise_backward_f64)
+    code = fn(grad.data_ptr(), y.data_ptr(), None if d is None else d.data_ptr(),
+              weight.data_ptr(), gamma.data_ptr(), shift.data_ptr(), invstd.data_ptr(),
+              None if grad_d is None else grad_d.data_ptr(),
+              None if grad_w is None else grad_w.data_ptr(), part.data_ptr(), coef.data_ptr(),
+              sum_part.data_ptr(), sums.data_ptr(), rows, co, ci, int(relu_d), int(want_d),
+              int(want_weight), slices, threads or torch.get_num_threads())
+    if code != 0:  # the C side checks the sizes again and refused them: a bug here
+        raise RuntimeError("BatchNorm and 1x1 convolution backward kernel refused its arguments")
+    return (None if grad_d is None else grad_d.permute(0, 3, 1, 2), grad_w, sums[:co],
+            sums[co:])
