@@ -319,9 +319,11 @@ def _narrow_batch_norm_backward(grad: Tensor, y: Tensor, invstd: Tensor, scale: 
 # kernel (`native.batch_norm_pointwise_backward`) where the filter has at most this many
 # weights. Per call against PyTorch's three (BatchNorm backward from the output, the two
 # products or oneDNN's backward), two cores, 2026-12-07, `benchmarks/kernels.py --only fused`:
-# 1.2 against 4.1 ms at 16 -> 16 channels of [64, 16, 32, 32], 0.89 against 1.50 ms at 32 -> 32
-# of [64, 32, 16, 16], 0.81 against 0.97 ms at 64 -> 64 of [64, 64, 8, 8], 3.4 against 4.6 ms at
-# 128 -> 32 (with the ReLU read in place); even at 256 -> 64 (3.5 ms both), where it stops.
+# 1.18 against 4.51 ms at 16 -> 16 channels of [64, 16, 32, 32], 0.88 against 1.45 ms at
+# 32 -> 32 of [64, 32, 16, 16], 0.68 against 0.96 ms at 64 -> 64 of [64, 64, 8, 8], 3.8 against
+# 5.6 ms at 128 -> 32 of [64, 128, 16, 16] with the ReLU read in place (PyTorch's way copies it);
+# 3.4 against 3.7 ms at 256 -> 64 (16,384 weights: the kernel's per-row products grow with the
+# filter while PyTorch's blocked products do not, so the rule stops short of it).
 FUSED_MAX_WEIGHTS = 8192
 
 
