@@ -227,8 +227,8 @@ def fused_backward(rounds: int, calls: int) -> list[dict]:
         ways = {"PyTorch": pytorch}
         if native.library() is not None:
             ways["C kernel"] = lambda d=d, w=w, g=g, y=y, gamma=gamma, beta=beta, invstd=invstd, \
-                relu=relu: native.batch_norm_pointwise_backward(g, y, d, w, gamma, beta, invstd,
-                                                                relu, True, True)
+                relu=relu: native.batch_norm_pointwise_backward(g, y, d, w, invstd, gamma, beta,
+                                                                relu_d=relu, want_affine=True)
         times = _race(ways, rounds, calls)
         rule = ("C kernel" if native.library() is not None and recompute._fuses(w)
                 else "PyTorch")

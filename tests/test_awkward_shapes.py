@@ -301,14 +301,16 @@ def test_factorized_reduce(shape):
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("pointwise", ["rule", "unfused", "onednn"])
-@pytest.mark.parametrize("after_relu", [False, True])
+@pytest.mark.parametrize("after_relu", [False, True, "keeping_input"])
 def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, after_relu,
                                                 monkeypatch):
     """A cell's preprocessing (ReLU, 1x1 convolution, BatchNorm) as a recomputing block, its
     backward as the rules run it (the fused C kernel reading the ReLU in place, on these
     channels-last shapes), with the kernel off (a matrix product on these small shapes) and
     through oneDNN (as above `recompute.MATMUL_MAX_ROWS` pixels); running its own ReLU or handed
-    the ReLU's output (``after_relu``, a state's ReLU shared by two cells)."""
+    the ReLU's output (``after_relu``, a state's ReLU shared by two cells), that ReLU keeping
+    its input (``"keeping_input"``, as `Network.forward` runs it on the CPU: the block keeps the
+    state and hands the gradient to it, the ReLU's backward applied by the fused kernel)."""
     if pointwise != "rule":
         monkeypatch.setattr(recompute, "FUSED_MAX_WEIGHTS", 0)
     if pointwise == "onednn":
@@ -324,7 +326,10 @@ def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, after_
             block[2].bias.uniform_(-0.5, 0.5)
     x = _input(shape, seed=16)
     rx, rw = _reference(x), _reference(block[1].weight)
-    out = block(torch.relu(x), after_relu=True) if after_relu else block(x)
+    if after_relu == "keeping_input":
+        out = block(relu_keeping_input(x), after_relu=True, pre=x)
+    else:
+        out = block(torch.relu(x), after_relu=True) if after_relu else block(x)
     assert out.grad_fn.name() == "_ChainBackward"
     bn = block[2]
     ref = F.batch_norm(F.conv2d(torch.relu(rx), rw), None, None,

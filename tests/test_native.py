@@ -216,27 +216,26 @@ GUARDED = textwrap.dedent("""
                     count += 1
     # the fused BatchNorm and 1x1 convolution backward through its C entry: every tensor it
     # reads or writes guarded (and NaN where it should only write)
-    for (n, h, w), (co, ci), relu, want_d, want_w in itertools.product(
-            [(1, 1, 1), (2, 3, 5), (3, 16, 11)], [(1, 1), (8, 8), (9, 13), (16, 24)], (0, 1),
-            (0, 1), (0, 1)):
+    for (n, h, w), (co, ci), (relu, mask), want_d, want_w, kind in itertools.product(
+            [(1, 1, 1), (2, 3, 5), (3, 16, 11)], [(1, 1), (8, 8), (9, 13), (16, 24)],
+            [(0, 0), (1, 0), (1, 1)], (0, 1), (0, 1), ("affine", "scale", "plain")):
         for dtype in (torch.float32, torch.float64):
             rows = n * h * w
             blocks = max(1, min(native.FUSED_SLICES, rows // native.FUSED_SLICE_ROWS))
-            g, y = guarded(torch.randn(rows, co, dtype=dtype)), guarded(torch.randn(rows, co,
-                                                                              dtype=dtype))
-            d = guarded(torch.randn(rows, ci, dtype=dtype))
-            wt = guarded(torch.randn(co, ci, dtype=dtype))
-            gamma, shift, inv = (guarded(torch.rand(co, dtype=dtype) + 0.5) for _ in range(3))
-            nan = lambda size, dt=dtype: guarded(torch.full((size,), float("nan"), dtype=dt))
-            gd, gw, part, coef = nan(rows * ci), nan(co * ci), nan(blocks * co * ci), nan(3 * co)
-            sum_part, sums = nan(blocks * 2 * co, torch.float64), nan(2 * co, torch.float64)
+            rand = lambda *size: guarded(torch.randn(*size, dtype=dtype))
+            g, y, d, wt = rand(rows, co), rand(rows, co), rand(rows, ci), rand(co, ci)
+            inv = guarded(torch.rand(co, dtype=dtype) + 0.5)
+            gamma, shift = (rand(co), rand(co)) if kind == "affine" else (None, None)
+            scale = guarded(torch.tensor([0.7], dtype=dtype)) if kind == "scale" else None
+            nan = lambda size: guarded(torch.full((size,), float("nan"), dtype=dtype))
+            gd, gw, ga, gb = nan(rows * ci), nan(co * ci), nan(co), nan(co)
             fn = (lib.genospec_bn_pointwise_backward_f32 if dtype == torch.float32 else
                   lib.genospec_bn_pointwise_backward_f64)
-            assert fn(g.data_ptr(), y.data_ptr(), d.data_ptr(), wt.data_ptr(), gamma.data_ptr(),
-                      shift.data_ptr(), inv.data_ptr(), gd.data_ptr(), gw.data_ptr(),
-                      part.data_ptr(), coef.data_ptr(), sum_part.data_ptr(), sums.data_ptr(),
-                      rows, co, ci, relu, want_d, want_w, blocks, 2) == 0
-            assert torch.isfinite(sums).all()
+            ptr = lambda t: None if t is None else t.data_ptr()
+            assert fn(ptr(g), ptr(y), ptr(d), ptr(wt), ptr(gamma), ptr(shift), ptr(scale),
+                      ptr(inv), ptr(gd), ptr(gw), ptr(ga), ptr(gb), rows, co, ci, relu, mask,
+                      want_d, want_w, blocks, 2) == 0
+            assert torch.isfinite(ga).all() and torch.isfinite(gb).all()
             assert torch.isfinite(gd).all() == bool(want_d)
             assert torch.isfinite(gw).all() == bool(want_w)
             count += 1
@@ -349,32 +348,64 @@ def test_fused_batch_norm_pointwise_backward_matches_autograd_in_float64(co, ci,
         y, invstd, (g_src, g_w, g_gamma, g_beta) = _fused_reference(d, weight, gamma, beta, grad,
                                                                      relu)
         grad, y, d = _layout(grad, y, d)
-        got_d, got_w, sum_g, sum_gy = native.batch_norm_pointwise_backward(
-            grad, y, d, weight, gamma, beta, invstd, relu, True, True)
-        for got, want in [(got_d, g_src), (got_w, g_w), (sum_gy / gamma, g_gamma),
-                          (sum_g, g_beta)]:
+        got_d, got_w, got_gamma, got_beta = native.batch_norm_pointwise_backward(
+            grad, y, d, weight, invstd, gamma, beta, relu_d=relu, want_affine=True)
+        for got, want in [(got_d, g_src), (got_w, g_w), (got_gamma, g_gamma),
+                          (got_beta, g_beta)]:
             torch.testing.assert_close(got, want, rtol=0, atol=1e-10 * want.abs().max())
         assert got_d.is_contiguous(memory_format=torch.channels_last)
 
 
 @needs_kernels
+def test_fused_backward_with_a_scale_or_neither_and_the_relus_mask():
+    """An affine-free BatchNorm scaled by a 0-d tensor (a supernet op's mixing weight) or not
+    scaled, against autograd in float64: the per-channel ``sum(grad * xhat)`` sums to the
+    scale's gradient; ``mask_d`` gives ``d``'s own gradient through the ReLU."""
+    d, weight, _, _, grad = _fused_case(3, 12, 10, 5, 4, torch.float64, seed=4)
+    for scale in (torch.tensor(0.3, dtype=torch.float64), None):
+        src = d.detach().requires_grad_(True)
+        w = weight.detach().requires_grad_(True)
+        s = None if scale is None else scale.detach().requires_grad_(True)
+        p = F.conv2d(torch.relu(src), w)
+        y = F.batch_norm(p, None, None, training=True, eps=1e-5)
+        invstd = (p.var((0, 2, 3), unbiased=False) + 1e-5).rsqrt().detach()
+        out = y if s is None else s * y
+        wanted = (src, w) if s is None else (src, w, s)
+        grads = torch.autograd.grad(out, wanted, grad)
+        cl_grad, cl_out, cl_d = _layout(grad, out.detach(), d)
+        got_d, got_w, per_channel, sum_g = native.batch_norm_pointwise_backward(
+            cl_grad, cl_out, cl_d, weight, invstd, scale=scale, relu_d=True, mask_d=True,
+            want_affine=True)
+        tol = lambda t: 1e-10 * t.abs().max()
+        torch.testing.assert_close(got_d, grads[0], rtol=0, atol=tol(grads[0]))
+        torch.testing.assert_close(got_w, grads[1], rtol=0, atol=tol(grads[1]))
+        torch.testing.assert_close(sum_g, grad.sum((0, 2, 3)), rtol=0, atol=1e-10)
+        if s is not None:
+            torch.testing.assert_close(per_channel.sum(), grads[2], rtol=0, atol=tol(grads[2]))
+        assert (got_d[d <= 0] == 0).all()
+    with pytest.raises(ValueError, match="mask_d needs relu_d"):
+        native.batch_norm_pointwise_backward(cl_grad, cl_out, cl_d, weight, invstd, mask_d=True)
+
+
+@needs_kernels
 def test_fused_backward_computes_only_what_is_wanted():
     """Without the filter's gradient the input ``d`` may be absent; each result is the same
-    bits whether or not the other is computed; nothing wanted still gives the sums."""
+    bits whether or not the others are computed."""
     d, weight, gamma, beta, grad = _fused_case(4, 16, 8, 6, 5, torch.float32)
     y, invstd, _ = _fused_reference(d, weight, gamma, beta, grad, False)
     grad, y, d = _layout(grad, y, d)
-    args = (gamma, beta, invstd, False)
-    both = native.batch_norm_pointwise_backward(grad, y, d, weight, *args, True, True)
-    only_d = native.batch_norm_pointwise_backward(grad, y, None, weight, *args, True, False)
-    only_w = native.batch_norm_pointwise_backward(grad, y, d, weight, *args, False, True)
-    none = native.batch_norm_pointwise_backward(grad, y, None, weight, *args, False, False)
-    assert only_d[1] is None and only_w[0] is None and none[:2] == (None, None)
+    call = native.batch_norm_pointwise_backward
+    both = call(grad, y, d, weight, invstd, gamma, beta, want_affine=True)
+    only_d = call(grad, y, None, weight, invstd, gamma, beta, want_weight=False)
+    only_w = call(grad, y, d, weight, invstd, gamma, beta, want_d=False)
+    only_affine = call(grad, y, None, weight, invstd, gamma, beta, want_d=False,
+                       want_weight=False, want_affine=True)
+    assert only_d[1:] == (None, None, None) and only_w[0] is None and only_w[2:] == (None, None)
+    assert only_affine[:2] == (None, None)
     assert torch.equal(both[0], only_d[0]) and torch.equal(both[1], only_w[1])
-    for found in (only_d, only_w, none):
-        assert torch.equal(found[2], both[2]) and torch.equal(found[3], both[3])
-    with pytest.raises(ValueError, match="needs the convolution's input"):
-        native.batch_norm_pointwise_backward(grad, y, None, weight, *args, False, True)
+    assert torch.equal(both[2], only_affine[2]) and torch.equal(both[3], only_affine[3])
+    with pytest.raises(ValueError, match="need the convolution's input"):
+        call(grad, y, None, weight, invstd, gamma, beta)
 
 
 @needs_kernels
@@ -382,8 +413,9 @@ def test_fused_backward_same_bits_for_any_thread_count():
     d, weight, gamma, beta, grad = _fused_case(16, 24, 16, 16, 12, torch.float32)
     y, invstd, _ = _fused_reference(d, weight, gamma, beta, grad, True)
     grad, y, d = _layout(grad, y, d)
-    runs = [native.batch_norm_pointwise_backward(grad, y, d, weight, gamma, beta, invstd, True,
-                                                 True, True, threads=t) for t in (1, 2, 3, 8)]
+    runs = [native.batch_norm_pointwise_backward(grad, y, d, weight, invstd, gamma, beta,
+                                                 relu_d=True, mask_d=True, want_affine=True,
+                                                 threads=t) for t in (1, 2, 3, 8)]
     for run in runs[1:]:
         assert all(torch.equal(a, b) for a, b in zip(run, runs[0]))
 
@@ -393,17 +425,18 @@ def test_fused_backward_refuses_mismatched_sizes_and_passes_on_what_it_does_not_
     d, weight, gamma, beta, grad = _fused_case(2, 8, 4, 3, 3, torch.float32)
     y, invstd, _ = _fused_reference(d, weight, gamma, beta, grad, False)
     cl_grad, cl_y, cl_d = _layout(grad, y, d)
-    args = (gamma, beta, invstd, False, True, True)
     call = native.batch_norm_pointwise_backward
-    assert call(grad, cl_y, cl_d, weight, *args) is None  # gradient not channels-last
-    assert call(cl_grad, cl_y, d, weight, *args) is None  # input not channels-last
-    assert call(cl_grad.half(), cl_y, cl_d, weight, *args) is None
-    assert call(cl_grad, cl_y.double(), cl_d, weight, *args) is None
-    wide = torch.zeros(1, native.FUSED_MAX_CHANNELS + 1, 1, 1)
-    assert call(cl_grad, cl_y, _layout(torch.zeros(2, wide.shape[1], 3, 3))[0],
-                torch.zeros(8, wide.shape[1], 1, 1), *args) is None
-    assert call(*_layout(grad[:0], y[:0], d[:0]), weight, *args) is None  # empty batch
+    assert call(grad, cl_y, cl_d, weight, invstd, gamma, beta) is None  # gradient in NCHW
+    assert call(cl_grad, cl_y, d, weight, invstd, gamma, beta) is None  # input in NCHW
+    assert call(cl_grad.half(), cl_y, cl_d, weight, invstd, gamma, beta) is None
+    assert call(cl_grad, cl_y.double(), cl_d, weight, invstd, gamma, beta) is None
+    wide = native.FUSED_MAX_CHANNELS + 1
+    assert call(cl_grad, cl_y, _layout(torch.zeros(2, wide, 3, 3))[0],
+                torch.zeros(8, wide, 1, 1), invstd, gamma, beta) is None
+    assert call(*_layout(grad[:0], y[:0], d[:0]), weight, invstd, gamma, beta) is None
     with pytest.raises(ValueError, match="do not fit"):
-        call(cl_grad, cl_y, cl_d, weight[:, :3], *args)
+        call(cl_grad, cl_y, cl_d, weight[:, :3], invstd, gamma, beta)
     with pytest.raises(ValueError, match="do not fit"):
-        call(cl_grad, cl_y, cl_d, weight, gamma[:5], beta, invstd, False, True, True)
+        call(cl_grad, cl_y, cl_d, weight, invstd, gamma[:5], beta)
+    with pytest.raises(ValueError, match="do not fit"):  # a scale and a gamma at once
+        call(cl_grad, cl_y, cl_d, weight, invstd, gamma, beta, scale=torch.tensor(0.5))

@@ -137,7 +137,7 @@ class CompiledCell(nn.Module):
         if relu_states is None:
             nodes = [pre(s) for pre, s in zip(self.preprocess, states)]
         else:
-            nodes = [pre(s) if r is None else pre(r, after_relu=True)
+            nodes = [pre(s) if r is None else pre(r, after_relu=True, pre=s)
                      for pre, s, r in zip(self.preprocess, states, relu_states)]
         # what the edges leaving a node compute once for it (its ReLU; a supernet's pooling),
         # one dict per source node

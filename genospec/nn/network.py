@@ -19,6 +19,7 @@ from ..registry import LAYOUT, registry
 from ..ir import Cell, Space
 from .cell import CompiledCell, EdgeBuilder, compile_cell
 from .ops import ReLUConvBN
+from .recompute import shared_relu
 
 LAYOUTS = ("cifar", "imagenet", "nb201")
 Mode = Literal["eval", "search"]
@@ -125,10 +126,11 @@ class Network(nn.Module):
         states = [states[0]] * (self._max_inputs - len(states)) + states
         checkpointed = self.checkpoint_cells and self.training and torch.is_grad_enabled()
         # the ReLU of each state, computed once for every cell whose preprocessing begins with
-        # one (DARTS: the next two cells) and kept by autograd instead of the state itself,
-        # which then no block keeps (each block used to run its own ReLU of it and recompute
-        # it in backward); alongside `states`, None where not computed (without autograd they
-        # live as long as their states, one cell or two)
+        # one (DARTS: the next two cells; each block used to run its own ReLU of it and
+        # recompute it in backward); alongside `states`, None where not computed. On the CPU
+        # under autograd it keeps the state, not its output (`shared_relu`): the blocks keep
+        # the state too, read its ReLU in place in backward and hand its gradient to the state
+        # with the ReLU's mask applied, so the ReLU's output lives one cell or two in forward
         relus: list[torch.Tensor | None] = [None] * len(states)
         aux = None
         for i, cell in enumerate(self.cells):
@@ -159,7 +161,7 @@ def _shared_relus(states: list[torch.Tensor], relus: list[torch.Tensor | None],
     for j, want in enumerate(wanted):
         if want and relus[first + j] is None:
             same = [r for s, r in zip(states, relus) if s is states[first + j] and r is not None]
-            relus[first + j] = same[0] if same else torch.relu(states[first + j])
+            relus[first + j] = same[0] if same else shared_relu(states[first + j], {})
     return [relus[first + j] if want else None for j, want in enumerate(wanted)]
 
 

@@ -165,14 +165,21 @@ class ReLUConvBN(nn.Sequential):
             nn.BatchNorm2d(out_chs, affine=affine),
         )
 
-    def forward(self, x: torch.Tensor, after_relu: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, after_relu: bool = False,
+                pre: torch.Tensor | None = None) -> torch.Tensor:
         """``after_relu``: ``x`` is the ReLU's output already (computed once for every block
-        reading the same tensor, `starts_with_relu` blocks only); the block skips its ReLU."""
+        reading the same tensor, `starts_with_relu` blocks only); the block skips its ReLU.
+        ``pre`` (with ``after_relu``): the tensor ``x`` is the ReLU of, where that ReLU keeps
+        its input (`shared_relu`): a recomputing block then keeps ``pre`` instead of ``x`` and
+        hands its gradient to ``pre``, applying the ReLU's backward itself."""
         relu, conv, bn = self
         if after_relu and not self.starts_with_relu:
             raise ValueError("after_relu: this block has no ReLU to skip")
+        if pre is not None and not after_relu:
+            raise ValueError("pre: only with after_relu")
         if (after_relu or self.starts_with_relu) and can_recompute(x, None, conv, bn, "output"):
-            return recomputed_chain(x, None, conv, bn, "output", relu=not after_relu)
+            return recomputed_chain(x, None, conv, bn, "output", pre=pre,
+                                    relu=not after_relu)
         return bn(conv(x if after_relu else relu(x)))
 
     @property

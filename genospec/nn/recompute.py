@@ -74,6 +74,7 @@ class _Chain(torch.autograd.Function):
         dw, _, bn = block
         ctx.block, ctx.kept = block, kept
         ctx.relu_inside = pre is None and relu
+        ctx.pre_given = pre is not None
         ctx.recompute_relu = relu or pre is not None  # backward's relu(saved x)
         r = torch.relu(x) if ctx.relu_inside else x
         p = _pointwise(r if dw is None else _depthwise(r, dw, w_dw), w_pw)
@@ -112,6 +113,7 @@ class _Chain(torch.autograd.Function):
         want_affine = gamma is not None and (needed[4] or needed[5])
         want_scale = scale is not None and needed[6]
         r = d = fused = None
+        to_pre = False  # the input gradient goes to `pre`, the ReLU's backward applied
         if ctx.kept in ("output", "affine_output") and _fuses(w_pw):
             # BatchNorm's and the pointwise convolution's backward in one C kernel, which reads
             # the pointwise input in place: x or relu(x) (no copy of relu(x) made) without a
@@ -123,10 +125,16 @@ class _Chain(torch.autograd.Function):
                 src, relu_src = d, False
             else:
                 src, relu_src = x, ctx.recompute_relu
-            fused = _fused_backward(grad, kept, src if needed[3] else None, relu_src, w_pw,
-                                    gamma, beta, scale, invstd, ctx.kept == "affine_output",
-                                    needed[0] or needed[2], needed[3], want_affine, want_scale)
+                # a shared ReLU's input (``pre``, saved as x): the kernel masks the gradient
+                # with x > 0 and hands it to ``pre``, so the ReLU's own backward does not run
+                to_pre = ctx.pre_given and needed[1]
+            fused = _fused_backward(grad, kept, src if needed[3] or to_pre else None, relu_src,
+                                    w_pw, gamma, beta, scale, invstd,
+                                    ctx.kept == "affine_output",
+                                    needed[0] or needed[2] or to_pre, needed[3], want_affine,
+                                    want_scale, mask=to_pre)
             del src
+            to_pre = to_pre and fused is not None
         if fused is not None:
             g_d, g_pw, g_gamma, g_beta, g_scale = fused
             del d
@@ -167,8 +175,9 @@ class _Chain(torch.autograd.Function):
         del r
         if needed[0] and ctx.relu_inside:  # x > 0 exactly where relu(x) > 0
             g_x = torch.ops.aten.threshold_backward(g_x, x, 0)
-        return (g_x, None, g_dw, g_pw, g_gamma if needed[4] else None,
-                g_beta if needed[5] else None, g_scale, None, None, None)
+        return ((None, g_x) if to_pre else (g_x, None)) + (
+            g_dw, g_pw, g_gamma if needed[4] else None, g_beta if needed[5] else None, g_scale,
+            None, None, None)
 
 
 class _ReLUKeepingInput(torch.autograd.Function):
@@ -177,10 +186,15 @@ class _ReLUKeepingInput(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
+        # no gradient at all where every reader handed its gradient to x itself (a recomputing
+        # block with ``pre``): nothing to do then, not a mask of zeros
+        ctx.set_materialize_grads(False)
         return torch.relu(x)
 
     @staticmethod
     def backward(ctx, grad):
+        if grad is None:
+            return None
         (x,) = ctx.saved_tensors
         return torch.ops.aten.threshold_backward(grad, x, 0)
 
@@ -335,32 +349,24 @@ def _fuses(w_pw: Tensor) -> bool:
 def _fused_backward(grad: Tensor, y: Tensor, src: Tensor | None, relu_src: bool, w_pw: Tensor,
                     gamma: Tensor | None, beta: Tensor | None, scale: Tensor | None,
                     invstd: Tensor, affine: bool, want_src: bool, want_w: bool,
-                    want_affine: bool, want_scale: bool) -> tuple | None:
+                    want_affine: bool, want_scale: bool, mask: bool = False) -> tuple | None:
     """The gradients of the pointwise input, the pointwise filter, BatchNorm's ``gamma`` and
     ``beta`` and the scale, from BatchNorm's output ``y`` (``affine``: an affine BatchNorm whose
     output gives back its normalised input; else affine-free, scaled by ``scale`` or not), by
     the C kernel; None where it does not apply. ``src`` is the pointwise input (``relu(src)``
-    with ``relu_src``), needed for the filter's gradient only."""
-    co = w_pw.shape[0]
-    dtype = grad.dtype
-    if affine:
-        weight, shift = gamma.detach(), beta.detach()
-    else:
-        weight = (torch.ones(co, dtype=dtype) if scale is None
-                  else scale.detach().to(dtype).expand(co))
-        shift = torch.zeros(co, dtype=dtype)
+    with ``relu_src``; with ``mask`` as well the first gradient is ``src``'s, through the ReLU),
+    needed for the filter's gradient and the mask only."""
     found = native.batch_norm_pointwise_backward(
-        grad, y, src, w_pw, weight.to(dtype), shift.to(dtype), invstd.to(dtype), relu_src,
-        want_src, want_w)
+        grad, y, src, w_pw, invstd, gamma if affine else None, beta if affine else None,
+        None if affine else scale, relu_src, mask, want_src, want_w,
+        (affine and want_affine) or (scale is not None and want_scale))
     if found is None:
         return None
-    g_src, g_w, sum_g, sum_gy = found  # sum_gy = sum(grad * (y - shift)), float64
-    g_gamma = g_beta = g_scale = None
-    if affine and want_affine:  # sum(grad * xhat) with xhat = (y - beta) / gamma
-        g_gamma = (sum_gy / gamma.detach().double()).to(gamma.dtype)
-        g_beta = sum_g.to(beta.dtype)
-    if scale is not None and want_scale:  # y = scale * xhat
-        g_scale = (sum_gy.sum() / scale.detach().double()).to(scale.dtype)
+    g_src, g_w, g_gamma, g_beta = found
+    g_scale = None
+    if not affine:  # per channel sum(grad * xhat): summed, the scale's gradient
+        g_scale = g_gamma.sum() if scale is not None and want_scale else None
+        g_gamma = g_beta = None
     return g_src, g_w, g_gamma, g_beta, g_scale
 
 

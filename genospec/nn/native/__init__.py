@@ -115,7 +115,7 @@ def library() -> ctypes.CDLL | None:
     for real in ("f32", "f64"):
         fn = getattr(lib, f"genospec_bn_pointwise_backward_{real}")
         fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_void_p] * 13 + [ctypes.c_long] * 7 + [ctypes.c_int]
+        fn.argtypes = [ctypes.c_void_p] * 12 + [ctypes.c_long] * 8 + [ctypes.c_int]
     return lib
 
 
@@ -218,6 +218,11 @@ def depthwise_forward(x: Tensor, weight: Tensor, stride: int, padding: int, dila
     return out.permute(0, 3, 1, 2)
 
 
+def _address(t: Tensor | None, offset: int = 0) -> int | None:
+    """The address of ``t``'s element ``offset`` (None for None: a NULL pointer)."""
+    return None if t is None else t.data_ptr() + offset * t.element_size()
+
+
 # The fused BatchNorm and 1x1 convolution backward keeps a few rows' worth of channels on the
 # stack (the C source's MAX_CHANS) and cuts the rows into fixed slices of at least
 # `FUSED_SLICE_ROWS` rows, at most `FUSED_SLICES` of them (enough for as many threads).
@@ -226,65 +231,73 @@ FUSED_SLICE_ROWS = 256
 FUSED_SLICES = 64
 
 
-def batch_norm_pointwise_backward(grad: Tensor, y: Tensor, d: Tensor | None, weight: Tensor,
-                                  gamma: Tensor, shift: Tensor, invstd: Tensor, relu_d: bool,
-                                  want_d: bool, want_weight: bool, threads: int | None = None
-                                  ) -> tuple[Tensor | None, Tensor | None, Tensor, Tensor] | None:
-    """The backward of ``y = gamma * xhat + shift`` (``xhat`` BatchNorm's normalised activation
-    of ``p``, training mode, ``invstd`` its inverse deviation) after the 1x1 convolution
-    ``p = conv2d(d, weight)`` (``relu(d)`` with ``relu_d``), run from the output ``y`` by the C
-    kernel in two passes (``batch_norm_pointwise_backward.c`` gives the formulas). Returns
-    ``(grad_d, grad_weight, S1, S2)``: the gradients of ``d`` (of ``relu(d)`` with ``relu_d``;
-    None unless ``want_d``) and of ``weight`` (None unless ``want_weight``; ``d`` is read only
-    for it and may be None without it) and the per-channel sums ``S1 = sum(grad)``,
-    ``S2 = sum(grad * (y - shift))`` in float64, from which the caller takes ``gamma``'s, ``shift``'s or a scale's gradient. None
-    where the kernel does not apply (no library; a tensor not channels-last, not float32 or
-    float64, or of another dtype than ``grad``; more than `FUSED_MAX_CHANNELS` channels; an
-    empty batch) and the caller keeps its own path. The result is the same bits for any
-    ``threads`` (default: PyTorch's intra-op thread count)."""
+def batch_norm_pointwise_backward(
+        grad: Tensor, y: Tensor, d: Tensor | None, weight: Tensor, invstd: Tensor,
+        gamma: Tensor | None = None, shift: Tensor | None = None, scale: Tensor | None = None,
+        relu_d: bool = False, mask_d: bool = False, want_d: bool = True,
+        want_weight: bool = True, want_affine: bool = False, threads: int | None = None
+) -> tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None] | None:
+    """The backward of ``y = gamma * xhat + shift`` after the 1x1 convolution
+    ``p = conv2d(d, weight)`` (``relu(d)`` with ``relu_d``), where ``xhat`` is BatchNorm's
+    normalised ``p`` (training mode, ``invstd`` its inverse deviation), ``gamma`` a per-channel
+    tensor or, where None, the 0-d ``scale`` or 1, and ``shift`` per channel or 0; run from the
+    output ``y`` by the C kernel in two passes (``batch_norm_pointwise_backward.c`` gives the
+    formulas). Returns ``(grad_d, grad_weight, grad_gamma, grad_shift)``: the gradient of the
+    convolution's input (``relu(d)`` with ``relu_d``; of ``d`` itself with ``mask_d`` as well,
+    zero where ``d`` is not above 0) unless not ``want_d``; the filter's unless not
+    ``want_weight`` (``d`` is read only for it and for ``mask_d``, and may be None without
+    them); with ``want_affine`` the per-channel ``sum(grad * xhat)`` (gamma's gradient; summed,
+    the scale's) and ``sum(grad)`` (shift's); None for what is not wanted. None where the kernel
+    does not apply (no library; a tensor not channels-last, not float32 or float64, or of
+    another dtype than ``grad``; more than `FUSED_MAX_CHANNELS` channels; an empty batch) and
+    the caller keeps its own path. The same bits for any ``threads`` (default: PyTorch's
+    intra-op thread count)."""
     lib = library()
-    if want_weight and d is None:
-        raise ValueError("BatchNorm and 1x1 convolution backward: the filter's gradient needs "
-                         "the convolution's input")
+    if (want_weight or mask_d) and d is None:
+        raise ValueError("BatchNorm and 1x1 convolution backward: the filter's gradient and the "
+                         "ReLU's mask need the convolution's input")
+    if mask_d and not relu_d:
+        raise ValueError("BatchNorm and 1x1 convolution backward: mask_d needs relu_d")
     maps = (grad, y) if d is None else (grad, y, d)  # channels-last activations
-    if lib is None or any(t.dim() != 4 for t in maps) or weight.dim() != 4:
+    if lib is None or weight.dim() != 4 or any(t.dim() != 4 for t in maps):
         return None
     n, co, height, width = grad.shape
     ci = weight.shape[1]
     dtype = grad.dtype
-    if (dtype not in (torch.float32, torch.float64)
+    channels = [t for t in (gamma, shift, invstd) if t is not None]
+    if (dtype not in (torch.float32, torch.float64) or grad.device.type != "cpu"
             or any(t.dtype != dtype or t.device.type != "cpu"
-                   for t in (*maps, weight, gamma, shift, invstd))
+                   for t in (*maps, weight, *channels, *(() if scale is None else (scale,))))
             or not all(t.is_contiguous(memory_format=torch.channels_last) for t in maps)
             or co > FUSED_MAX_CHANNELS or ci > FUSED_MAX_CHANNELS or grad.numel() == 0
             or ci == 0):
         return None
     if (y.shape != grad.shape or (d is not None and d.shape != (n, ci, height, width))
-            or tuple(weight.shape) != (co, ci, 1, 1)
-            or any(t.shape != (co,) for t in (gamma, shift, invstd))):
+            or tuple(weight.shape) != (co, ci, 1, 1) or any(t.shape != (co,) for t in channels)
+            or (scale is not None and (scale.dim() != 0 or gamma is not None))):
         raise ValueError(f"BatchNorm and 1x1 convolution backward: gradient {tuple(grad.shape)}, "
                          f"output {tuple(y.shape)}, input "
-                         f"{None if d is None else tuple(d.shape)} and filter "
-                         f"{tuple(weight.shape)} do not fit")
+                         f"{None if d is None else tuple(d.shape)}, filter "
+                         f"{tuple(weight.shape)} and per-channel "
+                         f"{[tuple(t.shape) for t in channels]} do not fit")
     rows = n * height * width
     slices = max(1, min(FUSED_SLICES, rows // FUSED_SLICE_ROWS))
-    weight, gamma, shift, invstd = (t.detach().contiguous() for t in (weight, gamma, shift,
-                                                                       invstd))
+    weight, invstd = weight.contiguous(), invstd.contiguous()
+    gamma, shift = (None if t is None else t.contiguous() for t in (gamma, shift))
     grad_d = grad.new_empty((n, height, width, ci)) if want_d else None
     grad_w = weight.new_empty((co, ci, 1, 1)) if want_weight else None
-    part = weight.new_empty(slices * co * ci if want_weight else 1)
-    coef = weight.new_empty(3 * co)
-    sum_part = torch.empty(slices * 2 * co, dtype=torch.float64)
-    sums = torch.empty(2 * co, dtype=torch.float64)
+    affine = grad.new_empty(2 * co) if want_affine else None
+    ptr = _address
     fn = (lib.genospec_bn_pointwise_backward_f32 if dtype == torch.float32 else
           lib.genospec_bn_pointwise_backward_f64)
-    code = fn(grad.data_ptr(), y.data_ptr(), None if d is None else d.data_ptr(),
-              weight.data_ptr(), gamma.data_ptr(), shift.data_ptr(), invstd.data_ptr(),
-              None if grad_d is None else grad_d.data_ptr(),
-              None if grad_w is None else grad_w.data_ptr(), part.data_ptr(), coef.data_ptr(),
-              sum_part.data_ptr(), sums.data_ptr(), rows, co, ci, int(relu_d), int(want_d),
-              int(want_weight), slices, threads or torch.get_num_threads())
+    code = fn(ptr(grad), ptr(y), ptr(d), ptr(weight), ptr(gamma), ptr(shift), ptr(scale),
+              ptr(invstd), ptr(grad_d), ptr(grad_w), ptr(affine), ptr(affine, co), rows, co, ci,
+              int(relu_d), int(mask_d), int(want_d), int(want_weight), slices,
+              threads or torch.get_num_threads())
+    if code == -2:
+        raise MemoryError("BatchNorm and 1x1 convolution backward kernel: no memory for its "
+                          "scratch")
     if code != 0:  # the C side checks the sizes again and refused them: a bug here
         raise RuntimeError("BatchNorm and 1x1 convolution backward kernel refused its arguments")
-    return (None if grad_d is None else grad_d.permute(0, 3, 1, 2), grad_w, sums[:co],
-            sums[co:])
+    return (None if grad_d is None else grad_d.permute(0, 3, 1, 2), grad_w,
+            None if affine is None else affine[:co], None if affine is None else affine[co:])

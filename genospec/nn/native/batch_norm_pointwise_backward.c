@@ -17,7 +17,11 @@
  * Pass one reads g and y for S1 and S2; pass two reads g, y and d once more and writes gd,
  * computing each row's gp in registers: PyTorch's three calls (BatchNorm's backward, two matrix
  * products) write gp and read it twice. With `relu_d` the kernel reads relu(d) (NaN read as 0),
- * so that a block whose 1x1 convolution follows its ReLU needs no copy of relu(d).
+ * so that a block whose 1x1 convolution follows its ReLU needs no copy of relu(d); with
+ * `mask_gd` as well, gd is the gradient of d itself (0 where d is not above 0), so that no
+ * separate pass applies the ReLU's backward. gamma NULL stands for the 0-d `scale` (NULL: 1),
+ * shift NULL for 0. Where asked, the kernel also writes gamma's and shift's gradients per channel,
+ * sum(g * xhat) = S2 / gamma and S1 (with a scale, the scale's gradient is the sum of the first).
  *
  * Determinism: the rows are cut into `blocks` fixed slices (the caller picks their count from
  * the sizes alone); each slice's sums and its part of gW are computed by one thread in row
@@ -31,19 +35,22 @@
 #define GROUP 4        /* rows sharing each load of W and of a gW row */
 
 typedef struct {
-  const void *g, *y, *d, *w, *gamma, *shift, *invstd;
-  void *gd, *gw_part, *coef;
+  const void *g, *y, *d, *w, *gamma, *shift, *scale, *invstd;
+  void *gd, *gw_part, *coef; /* gw_part and coef: the call's scratch */
   double *sum_part;
-  long rows, co, ci, blocks, relu_d, want_gd, want_gw;
+  long rows, co, ci, blocks, relu_d, mask_gd, want_gd, want_gw;
 } job_t;
 
 /* Pass one over rows [m0, m1): S1 and S2 of the slice, accumulated in T per channel. */
 #define SUMS(NAME, T, V, LOAD, STORE, LANES)                                                      \
   CLONES static void NAME(const job_t *a, long m0, long m1, double *out) {                        \
-    const T *g = a->g, *y = a->y, *shift = a->shift;                                              \
+    const T *g = a->g, *y = a->y;                                                                 \
     long C = a->co;                                                                               \
-    T s1[MAX_CHANS], s2[MAX_CHANS];                                                               \
-    for (long o = 0; o < C; o++) s1[o] = s2[o] = 0;                                               \
+    T s1[MAX_CHANS], s2[MAX_CHANS], shift[MAX_CHANS];                                             \
+    for (long o = 0; o < C; o++) {                                                                \
+      s1[o] = s2[o] = 0;                                                                          \
+      shift[o] = a->shift ? ((const T *)a->shift)[o] : 0;                                         \
+    }                                                                                             \
     for (long r = m0; r < m1; r++) {                                                              \
       const T *gr = g + r * C, *yr = y + r * C;                                                   \
       long o = 0;                                                                                 \
@@ -72,7 +79,9 @@ typedef struct {
     V zero = (V){0};                                                                              \
     return (V)((IV)v & (IV)(v > zero));                                                           \
   }                                                                                               \
-  INLINE T read_d1_##T(T v, int relu) { return relu ? (v > 0 ? v : 0) : v; }
+  INLINE T read_d1_##T(T v, int relu) { return relu ? (v > 0 ? v : 0) : v; }                     \
+  /* v where the relu'd d is above 0, else 0 */                                                   \
+  INLINE V masked_##T(V v, V dv) { return (V)((IV)v & (IV)(dv > (V){0})); }
 
 typedef int vi32 __attribute__((vector_size(32)));
 typedef long long vi64 __attribute__((vector_size(32)));
@@ -88,13 +97,13 @@ READ_D(double, vd, load_d, vi64)
     const T *d = a->d, *w = a->w;                                                                 \
     T *gd = a->gd;                                                                                \
     long Co = a->co, Ci = a->ci;                                                                  \
-    int relu = (int)a->relu_d;                                                                    \
+    int relu = (int)a->relu_d, mask = (int)a->mask_gd;                                            \
     long k0 = 0;                                                                                  \
     for (; k0 + LANES <= Ci; k0 += LANES) {                                                       \
       V dv[NR], gv[NR];                                                                           \
       for (int i = 0; i < NR; i++) {                                                              \
-        gv[i] = (V){0};                                                                           \
-        if (want_gw) dv[i] = read_d_##T(d + (r0 + i) * Ci + k0, relu);                            \
+        gv[i] = dv[i] = (V){0};                                                                   \
+        if (want_gw || mask) dv[i] = read_d_##T(d + (r0 + i) * Ci + k0, relu);                    \
       }                                                                                           \
       for (long o = 0; o < Co; o++) {                                                             \
         if (want_gd) {                                                                            \
@@ -108,13 +117,14 @@ READ_D(double, vd, load_d, vi64)
         }                                                                                         \
       }                                                                                           \
       if (want_gd)                                                                                \
-        for (int i = 0; i < NR; i++) STORE(gd + (r0 + i) * Ci + k0, gv[i]);                       \
+        for (int i = 0; i < NR; i++)                                                              \
+          STORE(gd + (r0 + i) * Ci + k0, mask ? masked_##T(gv[i], dv[i]) : gv[i]);                \
     }                                                                                             \
     for (; k0 < Ci; k0++) {                                                                       \
       T dk[NR], gk[NR];                                                                           \
       for (int i = 0; i < NR; i++) {                                                              \
         gk[i] = 0;                                                                                \
-        dk[i] = want_gw ? read_d1_##T(d[(r0 + i) * Ci + k0], relu) : 0;                           \
+        dk[i] = want_gw || mask ? read_d1_##T(d[(r0 + i) * Ci + k0], relu) : 0;                   \
       }                                                                                           \
       for (long o = 0; o < Co; o++) {                                                             \
         if (want_gd)                                                                              \
@@ -126,7 +136,7 @@ READ_D(double, vd, load_d, vi64)
         }                                                                                         \
       }                                                                                           \
       if (want_gd)                                                                                \
-        for (int i = 0; i < NR; i++) gd[(r0 + i) * Ci + k0] = gk[i];                              \
+        for (int i = 0; i < NR; i++) gd[(r0 + i) * Ci + k0] = mask && !(dk[i] > 0) ? 0 : gk[i];   \
     }                                                                                             \
   }
 
@@ -179,20 +189,34 @@ PASS2(pass2_d, double, gp_d, rows4_d, rows1_d)
 /* The coefficients k1, k2, k3 (module comment) from the summed S1, S2, in double, stored in T. */
 #define COEFS(NAME, T)                                                                            \
   static void NAME(const job_t *a, const double *sums) {                                          \
-    const T *gamma = a->gamma, *shift = a->shift, *invstd = a->invstd;                            \
+    const T *gamma = a->gamma, *shift = a->shift, *scale = a->scale, *invstd = a->invstd;         \
     T *k = a->coef;                                                                               \
     long C = a->co;                                                                               \
     double n = (double)a->rows;                                                                   \
     for (long o = 0; o < C; o++) {                                                                \
-      double gm = gamma[o], inv = invstd[o];                                                      \
+      double gm = gamma ? gamma[o] : scale ? scale[0] : 1, inv = invstd[o];                       \
       double k2 = -inv * sums[C + o] / (gm * n);                                                  \
       k[o] = (T)(gm * inv);                                                                       \
       k[C + o] = (T)k2;                                                                           \
-      k[2 * C + o] = (T)(-gm * inv * sums[o] / n - k2 * (double)shift[o]);                        \
+      k[2 * C + o] = (T)(-gm * inv * sums[o] / n - k2 * (shift ? (double)shift[o] : 0));          \
     }                                                                                             \
   }
 COEFS(coefs_f, float)
 COEFS(coefs_d, double)
+
+/* gamma's (or the scale's, per channel) and shift's gradients, S2 / gamma and S1. */
+#define AFFINE_GRADS(NAME, T)                                                                     \
+  static void NAME(const job_t *a, const double *sums, T *g_gamma, T *g_shift) {                  \
+    const T *gamma = a->gamma, *scale = a->scale;                                                 \
+    long C = a->co;                                                                               \
+    for (long o = 0; o < C; o++) {                                                                \
+      double gm = gamma ? gamma[o] : scale ? scale[0] : 1;                                        \
+      if (g_gamma) g_gamma[o] = (T)(sums[C + o] / gm);                                            \
+      if (g_shift) g_shift[o] = (T)sums[o];                                                       \
+    }                                                                                             \
+  }
+AFFINE_GRADS(affine_grads_f, float)
+AFFINE_GRADS(affine_grads_d, double)
 
 /* gW = the slices' parts added in slice order. */
 #define ADD_PARTS(NAME, T)                                                                        \
@@ -206,19 +230,33 @@ COEFS(coefs_d, double)
 ADD_PARTS(add_parts_f, float)
 ADD_PARTS(add_parts_d, double)
 
-/* Returns 0, or -1 for arguments outside what the loops handle (nothing is then written).
- * sums receives S1 then S2 (2 * co doubles); sum_part holds blocks * 2 * co doubles, gw_part
- * blocks * co * ci values and coef 3 * co values of the tensors' type. */
+/* Returns 0; -1 for arguments outside what the loops handle (nothing is then written); -2 where
+ * the call's scratch memory (the slices' sums and parts of gW, a few KiB to a few MiB) could
+ * not be allocated. */
 static int backward(int dbl, const void *g, const void *y, const void *d, const void *w,
-                    const void *gamma, const void *shift, const void *invstd, void *gd, void *gw,
-                    void *gw_part, void *coef, double *sum_part, double *sums, long rows, long co,
-                    long ci, long relu_d, long want_gd, long want_gw, long blocks, int threads) {
+                    const void *gamma, const void *shift, const void *scale, const void *invstd,
+                    void *gd, void *gw, void *g_gamma, void *g_shift, long rows, long co,
+                    long ci, long relu_d, long mask_gd, long want_gd, long want_gw, long blocks,
+                    int threads) {
   if (rows < 1 || co < 1 || ci < 1 || co > MAX_CHANS || ci > MAX_CHANS || blocks < 1 ||
       blocks > rows || threads < 1 || (relu_d != 0 && relu_d != 1) ||
-      (want_gd != 0 && want_gd != 1) || (want_gw != 0 && want_gw != 1))
+      (mask_gd != 0 && mask_gd != relu_d) || (want_gd != 0 && want_gd != 1) ||
+      (want_gw != 0 && want_gw != 1) || !g || !y || !invstd || (want_gd && !gd) ||
+      (want_gw && (!gw || !w)) || ((want_gw || mask_gd) && !d) || (want_gd && !w))
     return -1;
-  job_t job = {g, y, d, w, gamma, shift, invstd, gd, gw_part, coef, sum_part,
-               rows, co, ci, blocks, relu_d, want_gd, want_gw};
+  size_t real = dbl ? sizeof(double) : sizeof(float);
+  double *sum_part = malloc(sizeof(double) * (size_t)(blocks * 2 * co + 2 * co));
+  void *coef = malloc(real * (size_t)(3 * co));
+  void *gw_part = want_gw ? malloc(real * (size_t)(blocks * co * ci)) : NULL;
+  if (!sum_part || !coef || (want_gw && !gw_part)) {
+    free(sum_part);
+    free(coef);
+    free(gw_part);
+    return -2;
+  }
+  double *sums = sum_part + blocks * 2 * co;
+  job_t job = {g, y, d, w, gamma, shift, scale, invstd, gd, gw_part, coef, sum_part,
+               rows, co, ci, blocks, relu_d, mask_gd, want_gd, want_gw};
   /* Shares PyTorch's OpenMP runtime (libgomp.so.1) as the depthwise kernels do; a call too small
    * to pay for waking a thread runs on one. */
   int team = rows * (co + ci) < 100000 ? 1 : threads;
@@ -233,35 +271,38 @@ static int backward(int dbl, const void *g, const void *y, const void *d, const 
     for (long b = 0; b < blocks; b++) s += sum_part[b * 2 * co + e];
     sums[e] = s;
   }
-  if (dbl) coefs_d(&job, sums);
-  else coefs_f(&job, sums);
-  if (!want_gd && !want_gw) return 0;
-  #pragma omp parallel for num_threads(team) schedule(static)
-  for (long b = 0; b < blocks; b++) {
-    long m0 = rows * b / blocks, m1 = rows * (b + 1) / blocks;
-    if (dbl) pass2_d(&job, b, m0, m1);
-    else pass2_f(&job, b, m0, m1);
+  if (dbl) {
+    coefs_d(&job, sums);
+    affine_grads_d(&job, sums, g_gamma, g_shift);
+  } else {
+    coefs_f(&job, sums);
+    affine_grads_f(&job, sums, g_gamma, g_shift);
   }
-  if (want_gw) {
-    if (dbl) add_parts_d(&job, gw);
-    else add_parts_f(&job, gw);
+  if (want_gd || want_gw) {
+    #pragma omp parallel for num_threads(team) schedule(static)
+    for (long b = 0; b < blocks; b++) {
+      long m0 = rows * b / blocks, m1 = rows * (b + 1) / blocks;
+      if (dbl) pass2_d(&job, b, m0, m1);
+      else pass2_f(&job, b, m0, m1);
+    }
+    if (want_gw) {
+      if (dbl) add_parts_d(&job, gw);
+      else add_parts_f(&job, gw);
+    }
   }
+  free(sum_part);
+  free(coef);
+  free(gw_part);
   return 0;
 }
 
-int genospec_bn_pointwise_backward_f32(const float *g, const float *y, const float *d,
-    const float *w, const float *gamma, const float *shift, const float *invstd, float *gd,
-    float *gw, float *gw_part, float *coef, double *sum_part, double *sums, long rows, long co,
-    long ci, long relu_d, long want_gd, long want_gw, long blocks, int threads) {
-  return backward(0, g, y, d, w, gamma, shift, invstd, gd, gw, gw_part, coef, sum_part, sums,
-                  rows, co, ci, relu_d, want_gd, want_gw, blocks, threads);
-}
-
-int genospec_bn_pointwise_backward_f64(const double *g, const double *y, const double *d,
-    const double *w, const double *gamma, const double *shift, const double *invstd,
-    double *gd, double *gw, double *gw_part, double *coef, double *sum_part, double *sums,
-    long rows, long co, long ci, long relu_d, long want_gd, long want_gw, long blocks,
-    int threads) {
-  return backward(1, g, y, d, w, gamma, shift, invstd, gd, gw, gw_part, coef, sum_part, sums,
-                  rows, co, ci, relu_d, want_gd, want_gw, blocks, threads);
-}
+#define ENTRY(NAME, T, DBL)                                                                       \
+  int NAME(const T *g, const T *y, const T *d, const T *w, const T *gamma, const T *shift,        \
+           const T *scale, const T *invstd, T *gd, T *gw, T *g_gamma, T *g_shift, long rows,      \
+           long co, long ci, long relu_d, long mask_gd, long want_gd, long want_gw, long blocks,  \
+           int threads) {                                                                         \
+    return backward(DBL, g, y, d, w, gamma, shift, scale, invstd, gd, gw, g_gamma, g_shift,       \
+                    rows, co, ci, relu_d, mask_gd, want_gd, want_gw, blocks, threads);            \
+  }
+ENTRY(genospec_bn_pointwise_backward_f32, float, 0)
+ENTRY(genospec_bn_pointwise_backward_f64, double, 1)
