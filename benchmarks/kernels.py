@@ -8,11 +8,15 @@ kernel (`recompute.NARROW_MIN_ELEMENTS`), the depthwise weight gradient from gen
 decomposed or oneDNN's (`depthwise._native_weight_grad`, `depthwise._weight_grad_plan`), the
 depthwise forward correlation from the C kernel or oneDNN's (`depthwise._native_forward`),
 BatchNorm's and the 1x1 convolution's backward fused in the C kernel or as PyTorch's three
-calls (`recompute.FUSED_MAX_WEIGHTS`). This
+calls (`recompute._fuses`). This
 script times the ways of each at the shapes the DARTS settings produce, interleaved (A B A B
 ...), and prints the best of the per-round medians in
 microseconds, with the way the rule picks. On a shared machine the numbers move by tens of
-per cent from minute to minute; the interleaving keeps each comparison fair.
+per cent from minute to minute; the interleaving keeps each comparison fair. Since 2026-12-07
+(seventh session) the script asks glibc to keep freed memory, as `genospec search` and `train`
+do on the CPU (`genospec.runtime.allocator`): without it every call's fresh multi-MiB tensors
+were pages faulted in anew, which charged a way by the temporaries it allocates (4.5 against
+1.2 ms for the fused backward at [64, 16, 32, 32], where training sees far less).
 
     python benchmarks/kernels.py                 # every table
     python benchmarks/kernels.py --only pointwise --rounds 5
@@ -230,7 +234,7 @@ def fused_backward(rounds: int, calls: int) -> list[dict]:
                 relu=relu: native.batch_norm_pointwise_backward(g, y, d, w, invstd, gamma, beta,
                                                                 relu_d=relu, want_affine=True)
         times = _race(ways, rounds, calls)
-        rule = ("C kernel" if native.library() is not None and recompute._fuses(w)
+        rule = ("C kernel" if native.library() is not None and recompute._fuses(w, relu)
                 else "PyTorch")
         rows.append({"shape": [n, c_in, c_out, size], "relu": relu, "rule": rule, "us": times})
     return rows
@@ -262,6 +266,9 @@ def main() -> None:
     parser.add_argument("--out", help="also write the numbers as JSON")
     args = parser.parse_args()
     common.set_threads(args.threads)
+    from genospec.runtime.allocator import retain_freed_memory
+
+    retain_freed_memory()  # as training on the CPU runs (module docstring)
     found = {}
     for name in args.only or list(TABLES):
         found[name] = TABLES[name](args.rounds, args.calls)

@@ -169,6 +169,31 @@ def test_recomputing_blocks(shape, keep, mode, kernel, stride, dilation):
     _check(out, ref, (x, *params), (rx, *ref_params), tol=1e-3)
 
 
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("depthwise_first", [False, True])
+def test_recomputing_block_running_statistics(momentum, affine, depthwise_first):
+    """Two training forwards of a recomputing block leave BatchNorm's running mean, variance and
+    batch count as nn.BatchNorm2d leaves them after the plain chain."""
+    torch.manual_seed(21)
+    block = (DilConv(6, 6, 3, 1, 2, affine=affine) if depthwise_first
+             else ReLUConvBN(6, 6, 1, affine=affine)).to(memory_format=torch.channels_last)
+    bn = block[-1]
+    bn.momentum = momentum
+    twin = nn.BatchNorm2d(6, affine=affine, momentum=momentum)
+    twin.load_state_dict(bn.state_dict())
+    for seed in (1, 2):
+        x = _input((3, 6, 5, 7, "channels_last"), seed=seed)
+        block(x)
+        h = torch.relu(x)
+        if depthwise_first:
+            h = F.conv2d(h, block[1].weight, padding=2, dilation=2, groups=6)
+        twin(F.conv2d(h, block[-2].weight))
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(bn, name), getattr(twin, name), rtol=1e-5,
+                                   atol=1e-6)
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 @pytest.mark.parametrize("keep", ["output", "input"])
 @pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled", "affine"])
@@ -177,7 +202,7 @@ def test_recomputing_blocks_with_onednn_pointwise(shape, keep, mode, monkeypatch
     correlations through oneDNN, as tensors above `recompute.MATMUL_MAX_ROWS` pixels and
     `depthwise._native_forward`'s sizes run: these shapes are all below them."""
     monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
-    monkeypatch.setattr(recompute, "FUSED_MAX_WEIGHTS", 0)
+    monkeypatch.setattr(recompute, "_fuses", lambda *a: False)
     monkeypatch.setattr(depthwise, "_native_forward", lambda *a: False)
     test_recomputing_blocks(shape, keep, mode, 3, 2, 1)
 
@@ -200,7 +225,7 @@ def test_recomputing_blocks_fused_backward(shape, mode, backward, monkeypatch):
 
     monkeypatch.setattr(native, "batch_norm_pointwise_backward", spy)
     if backward == "unfused":
-        monkeypatch.setattr(recompute, "FUSED_MAX_WEIGHTS", 0)
+        monkeypatch.setattr(recompute, "_fuses", lambda *a: False)
     if backward == "nchw_gradient":
         monkeypatch.setitem(globals(), "GRAD_LIKE_OUTPUT", False)
     test_recomputing_blocks(shape, "output", mode, 3, 1, 2)
@@ -312,7 +337,7 @@ def test_preprocessing_relu_pointwise_batchnorm(shape, affine, pointwise, after_
     its input (``"keeping_input"``, as `Network.forward` runs it on the CPU: the block keeps the
     state and hands the gradient to it, the ReLU's backward applied by the fused kernel)."""
     if pointwise != "rule":
-        monkeypatch.setattr(recompute, "FUSED_MAX_WEIGHTS", 0)
+        monkeypatch.setattr(recompute, "_fuses", lambda *a: False)
     if pointwise == "onednn":
         monkeypatch.setattr(recompute, "MATMUL_MAX_ROWS", 0)
     n, chs, h, w, _ = shape
@@ -396,8 +421,10 @@ def test_narrow_batchnorm_forward_matches_pytorch(shape, dtype, affine, momentum
                          ids=["2x8x4x6", "3x4x5x8"])
 @pytest.mark.parametrize("mode", ["own_relu", "shared_relu", "scaled", "affine"])
 def test_recomputing_blocks_with_narrow_batchnorm_forward(shape, mode, monkeypatch):
-    """The recomputing blocks (values and every gradient) with the pixel-group statistics."""
+    """The recomputing blocks (values and every gradient) with the pixel-group statistics (the
+    fused kernels off: they take these blocks otherwise)."""
     monkeypatch.setattr(recompute, "NARROW_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(recompute, "_fuses", lambda *a: False)
     calls = []
     original = recompute._narrow_batch_norm
 

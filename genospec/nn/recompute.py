@@ -114,7 +114,8 @@ class _Chain(torch.autograd.Function):
         want_scale = scale is not None and needed[6]
         r = d = fused = None
         to_pre = False  # the input gradient goes to `pre`, the ReLU's backward applied
-        if ctx.kept in ("output", "affine_output") and _fuses(w_pw):
+        if (ctx.kept in ("output", "affine_output")
+                and _fuses(w_pw, dw is None and ctx.recompute_relu)):
             # BatchNorm's and the pointwise convolution's backward in one C kernel, which reads
             # the pointwise input in place: x or relu(x) (no copy of relu(x) made) without a
             # depthwise, else the recomputed depthwise output, needed for the weight only
@@ -330,20 +331,28 @@ def _narrow_batch_norm_backward(grad: Tensor, y: Tensor, invstd: Tensor, scale: 
 
 
 # BatchNorm's backward from the output and the pointwise convolution's two gradients in one C
-# kernel (`native.batch_norm_pointwise_backward`) where the filter has at most this many
-# weights. Per call against PyTorch's three (BatchNorm backward from the output, the two
-# products or oneDNN's backward), two cores, 2026-12-07, `benchmarks/kernels.py --only fused`:
-# 1.18 against 4.51 ms at 16 -> 16 channels of [64, 16, 32, 32], 0.88 against 1.45 ms at
-# 32 -> 32 of [64, 32, 16, 16], 0.68 against 0.96 ms at 64 -> 64 of [64, 64, 8, 8], 3.8 against
-# 5.6 ms at 128 -> 32 of [64, 128, 16, 16] with the ReLU read in place (PyTorch's way copies it);
-# 3.4 against 3.7 ms at 256 -> 64 (16,384 weights: the kernel's per-row products grow with the
-# filter while PyTorch's blocked products do not, so the rule stops short of it).
-FUSED_MAX_WEIGHTS = 8192
+# kernel (`native.batch_norm_pointwise_backward`) where the filter has at most
+# `FUSED_MAX_WEIGHTS` weights, or `FUSED_MAX_WEIGHTS_RELU` where the kernel also reads the ReLU
+# before the convolution in place (a preprocessing block: PyTorch's way recomputes the ReLU's
+# output). Per call against PyTorch's three (BatchNorm backward from the output, the two products
+# or oneDNN's backward), glibc keeping freed memory as training does, two cores, 2026-12-07,
+# `benchmarks/kernels.py --only fused` (results/kernels-fused-cpu2-2026-12-07-seventh.json): 1.31
+# against 2.02 ms at 16 -> 16 channels of [64, 16, 32, 32], 0.90 against 1.18 ms at 32 -> 32 of
+# [64, 32, 16, 16], 0.35 against 1.98 ms at 8 -> 8 of [32, 8, 32, 32]; even at 64 -> 64 of
+# [64, 64, 8, 8] (0.75 against 0.82 ms there, 0.89 against 0.80 in the run before: the kernel's
+# per-row products grow with the filter, PyTorch's blocked ones stay fast), where it stops. With
+# the ReLU: 2.1 against 4.7 ms at 48 -> 16 of [64, 48, 32, 32], 4.0 against 5.5 ms at 128 -> 32
+# of [64, 128, 16, 16]; even at 256 -> 64 of [64, 256, 8, 8] (3.5 against 3.7 ms), where it
+# stops.
+FUSED_MAX_WEIGHTS = 1024
+FUSED_MAX_WEIGHTS_RELU = 8192
 
 
-def _fuses(w_pw: Tensor) -> bool:
-    """Whether the chain's backward tries the fused kernel for this pointwise filter."""
-    return w_pw.shape[0] * w_pw.shape[1] <= FUSED_MAX_WEIGHTS
+def _fuses(w_pw: Tensor, relu_in_place: bool) -> bool:
+    """Whether the chain's backward tries the fused kernel for this pointwise filter
+    (``relu_in_place``: the kernel would read the ReLU before it in place)."""
+    limit = FUSED_MAX_WEIGHTS_RELU if relu_in_place else FUSED_MAX_WEIGHTS
+    return w_pw.shape[0] * w_pw.shape[1] <= limit
 
 
 def _fused_backward(grad: Tensor, y: Tensor, src: Tensor | None, relu_src: bool, w_pw: Tensor,
