@@ -122,6 +122,7 @@ class _Chain(torch.autograd.Function):
             if dw is not None:
                 if want_weights:
                     r = torch.relu(x) if ctx.recompute_relu else x
+                if needed[3]:
                     d = _depthwise(r, dw, w_dw)
                 src, relu_src = d, False
             else:
