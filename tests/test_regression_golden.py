@@ -1,12 +1,17 @@
 """The numbers of the search methods, pinned: a regression golden recorded before the redesign
-of `genospec.search` (issue 14) and checked to 1e-12 ever since.
+of `genospec.search` (issue 14) and checked to 1e-12 ever since (part 1).
 
 Part 1 runs in float64 on a tiny supernet: logits, alpha gradients, three first-order bilevel
 steps (SGD with momentum and decay, clipping, Adam on alpha), one second-order step, one
 one-level step with the edge-combination relaxation. Part 2 runs the search engine end to end
 (float32, one thread, so the sums run in one order): a DARTS first-order stage with warm-up and
 a DARTS-PT stage with fine-tuning, recording losses, the final alpha and every decision with the
-accuracies it measured.
+accuracies it measured. Part 2's floats are checked to `FLOAT32_ABS` + `FLOAT32_REL` of their
+size, its decisions, accuracies and genotype exactly: oneDNN and MKL pick their kernels by the
+CPU's instruction set, so float32 sums round differently from one kind of machine to another
+(the golden, recorded on the project's earlier two-core machine, against an AMD EPYC with
+AVX-512 on 2026-12-07: final alphas 1.2e-8 and 2.2e-8 apart, losses 9e-8 and 1.8e-7, decisions
+and accuracies the same). Part 1 (float64) matched there to 1e-12.
 
 Regenerate (only when a change of numbers is intended) with GENOSPEC_REGEN=1.
 """
@@ -31,6 +36,7 @@ from search_fixtures import TINY_SPACE, recipe_text, tiny_dataset, write_recipe
 
 GOLDEN = Path(__file__).parent / "golden" / "regression" / "search_numbers.json"
 TOLERANCE = 1e-12
+FLOAT32_ABS, FLOAT32_REL = 2e-7, 5e-6  # part 2: about ten times the drift between machines
 
 
 def _space(tmp_path: Path):
@@ -161,17 +167,17 @@ def _engine_numbers(tmp_path: Path) -> dict:
         torch.set_num_threads(threads)
 
 
-def _compare(got, want, where: str = "") -> None:
+def _compare(got, want, where: str = "", tol: float = TOLERANCE, rel: float = 0.0) -> None:
     if isinstance(want, dict):
         assert isinstance(got, dict) and set(got) == set(want), where
         for k in want:
-            _compare(got[k], want[k], f"{where}.{k}")
+            _compare(got[k], want[k], f"{where}.{k}", tol, rel)
     elif isinstance(want, (list, tuple)):
         assert isinstance(got, (list, tuple)) and len(got) == len(want), where
         for i, (g, w) in enumerate(zip(got, want)):
-            _compare(g, w, f"{where}[{i}]")
+            _compare(g, w, f"{where}[{i}]", tol, rel)
     elif isinstance(want, float):
-        assert abs(got - want) <= TOLERANCE, f"{where}: {got!r} != {want!r}"
+        assert abs(got - want) <= tol + rel * abs(want), f"{where}: {got!r} != {want!r}"
     else:
         assert got == want, f"{where}: {got!r} != {want!r}"
 
@@ -202,7 +208,12 @@ def test_supernet_numbers_match_the_golden(numbers, golden, part):
 
 @pytest.mark.parametrize("run", ["darts", "darts_pt"])
 def test_engine_runs_match_the_golden(numbers, golden, run):
-    _compare(numbers["engine"][run], golden["engine"][run], run)
+    """Decisions, the accuracies behind them and the genotype exactly; the float32 losses and
+    alphas to the machines' rounding (module docstring)."""
+    engine = numbers["engine"][run]
+    assert engine["decisions"] == golden["engine"][run]["decisions"]
+    assert engine["genotype"] == golden["engine"][run]["genotype"]
+    _compare(engine, golden["engine"][run], run, FLOAT32_ABS, FLOAT32_REL)
 
 
 def test_the_golden_records_decisions_and_distinct_steps(golden):
