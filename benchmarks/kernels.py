@@ -1,22 +1,22 @@
 """Per-call timings behind genospec's CPU size rules: each rule's alternatives side by side.
 
-The rules in `genospec/nn` choose between ways of computing the same thing by tensor size:
-the 1x1 convolution as a matrix product or through oneDNN (`recompute.MATMUL_MAX_ROWS`), an
-affine-free BatchNorm's input gradient from two per-channel sums or PyTorch's kernel
-(`recompute.NARROW_CHANNELS`), BatchNorm's training statistics from pixel groups or PyTorch's
-kernel (`recompute.NARROW_MIN_ELEMENTS`), the depthwise weight gradient from genospec's C kernel,
-decomposed or oneDNN's (`depthwise._native_weight_grad`, `depthwise._weight_grad_plan`), the
-depthwise forward correlation from the C kernel or oneDNN's (`depthwise._native_forward`),
-BatchNorm's and the 1x1 convolution's backward fused in the C kernel or as PyTorch's three
-calls (`recompute._fuses`). This
-script times the ways of each at the shapes the DARTS settings produce, interleaved (A B A B
-...), and prints the best of the per-round medians in
-microseconds, with the way the rule picks. On a shared machine the numbers move by tens of
-per cent from minute to minute; the interleaving keeps each comparison fair. Since 2026-12-07
-(seventh session) the script asks glibc to keep freed memory, as `genospec search` and `train`
-do on the CPU (`genospec.runtime.allocator`): without it every call's fresh multi-MiB tensors
-were pages faulted in anew, which charged a way by the temporaries it allocates (4.5 against
-1.2 ms for the fused backward at [64, 16, 32, 32], where training sees far less).
+The rules in `genospec/nn` choose between ways of computing the same thing by tensor size: the
+1x1 convolution as a matrix product or through oneDNN (`recompute.MATMUL_MAX_ROWS`), an affine-
+free BatchNorm's input gradient from two per-channel sums or PyTorch's kernel
+(`recompute.NARROW_CHANNELS`), BatchNorm's training forward from genospec's C kernel, pixel
+groups or PyTorch's kernel (`recompute._native_batch_norm`, `recompute.NARROW_MIN_ELEMENTS`),
+the depthwise weight gradient from genospec's C kernel, decomposed or oneDNN's
+(`depthwise._native_weight_grad`, `depthwise._weight_grad_plan`), the depthwise forward
+correlation from the C kernel or oneDNN's (`depthwise._native_forward`), BatchNorm's and the 1x1
+convolution's backward fused in the C kernel or as PyTorch's three calls (`recompute._fuses`).
+This script times the ways of each at the shapes the DARTS settings produce, interleaved (A B A
+B ...), and prints the best of the per-round medians in microseconds, with the way the rule
+picks. On a shared machine the numbers move by tens of per cent from minute to minute; the
+interleaving keeps each comparison fair. Since 2026-12-07 (seventh session) the script asks
+glibc to keep freed memory, as `genospec search` and `train` do on the CPU
+(`genospec.runtime.allocator`): without it every call's fresh multi-MiB tensors were pages
+faulted in anew, which charged a way by the temporaries it allocates (4.5 against 1.2 ms for the
+fused backward at [64, 16, 32, 32], where training sees far less).
 
     python benchmarks/kernels.py                 # every table
     python benchmarks/kernels.py --only pointwise --rounds 5
@@ -122,10 +122,11 @@ def batchnorm(rounds: int, calls: int) -> list[dict]:
 def batchnorm_forward(rounds: int, calls: int) -> list[dict]:
     import torch
 
-    from genospec.nn import recompute
+    from genospec.nn import native, recompute
 
     rows = []
-    for shape in BATCHNORM + [(1, 8, 32, 32)]:
+    for shape in BATCHNORM + [(1, 8, 32, 32), (64, 32, 16, 16), (64, 64, 8, 8), (1, 16, 16, 16),
+                              (1, 32, 8, 8), (64, 48, 32, 32), (64, 256, 8, 8)]:
         chs = shape[1]
         x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
         ways = {"PyTorch": lambda: torch.ops.aten.native_batch_norm(
@@ -133,8 +134,14 @@ def batchnorm_forward(rounds: int, calls: int) -> list[dict]:
         if chs < recompute.NARROW_CHANNELS:
             ways["pixel groups"] = lambda: recompute._narrow_batch_norm(
                 x, None, None, torch.zeros(chs), torch.ones(chs), 0.1, 1e-5)
+        if native.library() is not None:
+            ways["C kernel"] = lambda: native.batch_norm_forward(
+                x, None, None, torch.zeros(chs), torch.ones(chs), 0.1, 1e-5)
         times = _race(ways, rounds, calls)
-        rule = "pixel groups" if recompute._pixel_groups(x) else "PyTorch"
+        if native.library() is not None and recompute._native_batch_norm(x):
+            rule = "C kernel"
+        else:
+            rule = "pixel groups" if recompute._pixel_groups(x) else "PyTorch"
         rows.append({"shape": list(shape), "rule": rule, "us": times})
     return rows
 

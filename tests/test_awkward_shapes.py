@@ -375,14 +375,25 @@ NARROW = [(2, 8, 4, 6), (3, 4, 5, 8), (2, 6, 3, 9), (1, 3, 7, 12), (4, 5, 2, 4)]
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("momentum", [0.1, None])
-def test_narrow_batchnorm_forward_matches_pytorch(shape, dtype, affine, momentum, monkeypatch):
-    """Below 16 channels the training forward's statistics come from the pixel groups
-    (`recompute._narrow_batch_norm`): output, batch mean, inverse deviation and the running
-    statistics after two batches as nn.BatchNorm2d's own forward (the size floor is lifted: these
-    shapes are all below it)."""
+@pytest.mark.parametrize("path", ["native", "narrow"])
+def test_narrow_batchnorm_forward_matches_pytorch(shape, dtype, affine, momentum, path,
+                                                  monkeypatch):
+    """Below 16 channels the training forward runs in the C kernel (`native.batch_norm_forward`)
+    or, without it, takes its statistics from the pixel groups (`recompute._narrow_batch_norm`):
+    either way output, batch mean, inverse deviation and the running statistics after two
+    batches as nn.BatchNorm2d's own forward (the size floor is lifted: these shapes are all
+    below it)."""
     from genospec.nn import recompute
 
+    if path == "native" and native.library() is None:
+        pytest.skip(f"no C kernels here: {native.failure()}")
     monkeypatch.setattr(recompute, "NARROW_MIN_ELEMENTS", 0)
+    if path == "narrow":
+        monkeypatch.setattr(recompute, "_native_batch_norm", lambda h: False)
+    calls = []
+    original = native.batch_norm_forward
+    monkeypatch.setattr(native, "batch_norm_forward",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
     tol = 1e-5 if dtype == torch.float32 else 1e-12
     ours = nn.BatchNorm2d(shape[1], affine=affine, momentum=momentum).to(dtype)
     if affine:
@@ -415,6 +426,7 @@ def test_narrow_batchnorm_forward_matches_pytorch(shape, dtype, affine, momentum
             torch.testing.assert_close(got, want, rtol=tol, atol=tol)
     for name in ("running_mean", "running_var", "num_batches_tracked"):
         torch.testing.assert_close(getattr(ours, name), getattr(theirs, name), rtol=tol, atol=tol)
+    assert bool(calls) == (path == "native")
 
 
 @pytest.mark.parametrize("shape", [(2, 8, 4, 6, "channels_last"), (3, 4, 5, 8, "channels_last")],
@@ -425,6 +437,7 @@ def test_recomputing_blocks_with_narrow_batchnorm_forward(shape, mode, monkeypat
     fused kernels off: they take these blocks otherwise)."""
     monkeypatch.setattr(recompute, "NARROW_MIN_ELEMENTS", 0)
     monkeypatch.setattr(recompute, "_fuses", lambda *a: False)
+    monkeypatch.setattr(recompute, "_native_batch_norm", lambda h: False)
     calls = []
     original = recompute._narrow_batch_norm
 

@@ -239,6 +239,32 @@ GUARDED = textwrap.dedent("""
             assert torch.isfinite(gd).all() == bool(want_d)
             assert torch.isfinite(gw).all() == bool(want_w)
             count += 1
+    # BatchNorm's forward through its C entry: input, output, statistics and running
+    # statistics all guarded
+    for (n, h, w), chans, kind, running in itertools.product(
+            [(1, 1, 1), (2, 3, 5), (3, 16, 11)], (1, 5, 8, 13, 16, 24),
+            ("affine", "scale", "plain"), (0, 1)):
+        for dtype in (torch.float32, torch.float64):
+            rows = n * h * w
+            blocks = max(1, min(native.FUSED_SLICES, rows // native.FUSED_SLICE_ROWS))
+            x = guarded(torch.randn(rows, chans, dtype=dtype))
+            gamma, shift = ((guarded(torch.rand(chans, dtype=dtype) + 0.5),
+                             guarded(torch.randn(chans, dtype=dtype)))
+                            if kind == "affine" else (None, None))
+            scale = guarded(torch.tensor([0.7], dtype=dtype)) if kind == "scale" else None
+            nan = lambda size: guarded(torch.full((size,), float("nan"), dtype=dtype))
+            y, mean, inv = nan(rows * chans), nan(chans), nan(chans)
+            rm, rv = ((guarded(torch.zeros(chans, dtype=dtype)),
+                       guarded(torch.ones(chans, dtype=dtype))) if running else (None, None))
+            fn = (lib.genospec_bn_forward_f32 if dtype == torch.float32 else
+                  lib.genospec_bn_forward_f64)
+            ptr = lambda t: None if t is None else t.data_ptr()
+            assert fn(ptr(x), ptr(gamma), ptr(shift), ptr(scale), ptr(y), ptr(mean), ptr(inv),
+                      ptr(rm), ptr(rv), rows, chans, 1e-5, 0.1, blocks, 2) == 0
+            assert torch.isfinite(y).all() and torch.isfinite(mean).all()
+            assert torch.isfinite(inv).all()
+            assert rm is None or torch.isfinite(rm).all()
+            count += 1
     print("guarded calls", count)
 """)
 
@@ -440,3 +466,83 @@ def test_fused_backward_refuses_mismatched_sizes_and_passes_on_what_it_does_not_
         call(cl_grad, cl_y, cl_d, weight, invstd, gamma[:5], beta)
     with pytest.raises(ValueError, match="do not fit"):  # a scale and a gamma at once
         call(cl_grad, cl_y, cl_d, weight, invstd, gamma, beta, scale=torch.tensor(0.5))
+
+
+def _bn_case(shape, dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.randn(shape, dtype=dtype, generator=gen) * 3 + 5).contiguous(
+        memory_format=torch.channels_last)
+    chans = shape[1]
+    gamma = torch.rand(chans, dtype=dtype, generator=gen) + 0.5
+    beta = torch.randn(chans, dtype=dtype, generator=gen)
+    running = (torch.randn(chans, dtype=dtype, generator=gen),
+               torch.rand(chans, dtype=dtype, generator=gen) + 1)
+    return x, gamma, beta, running
+
+
+@needs_kernels
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (4, 16, 9, 9), (3, 13, 4, 6), (2, 1, 3, 3),
+                                   (1, 64, 2, 1)])
+@pytest.mark.parametrize("kind", ["affine", "scale", "plain"])
+def test_batch_norm_forward_matches_pytorch_in_float64(shape, kind):
+    """Output, batch mean, inverse deviation and both running statistics (momentum and
+    cumulative factors) as PyTorch's training-mode BatchNorm computes them, channel counts off
+    and on the vector width, a scale for every channel or neither."""
+    x, gamma, beta, (rm, rv) = _bn_case(shape, torch.float64)
+    scale = torch.tensor(0.7, dtype=torch.float64) if kind == "scale" else None
+    weight = gamma if kind == "affine" else scale.expand(shape[1]).contiguous() \
+        if kind == "scale" else None
+    bias = beta if kind == "affine" else None
+    for factor in (0.1, 1.0 / 3, 1.0):
+        want_rm, want_rv, got_rm, got_rv = rm.clone(), rv.clone(), rm.clone(), rv.clone()
+        want = torch.ops.aten.native_batch_norm(x, weight, bias, want_rm, want_rv, True, factor,
+                                                1e-5)
+        got = native.batch_norm_forward(x, gamma if kind == "affine" else None, bias, got_rm,
+                                        got_rv, factor, 1e-5, scale=scale)
+        assert got[0].is_contiguous(memory_format=torch.channels_last)
+        for a, b in zip((*got, got_rm, got_rv), (*want, want_rm, want_rv)):
+            assert torch.allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+@needs_kernels
+def test_batch_norm_forward_float32_far_from_zero_and_without_running_statistics():
+    """In float32, a mean a thousand deviations from zero still gives PyTorch's variance (the
+    sums are taken from the first row, not from zero); no running statistics to move is
+    fine."""
+    x = (torch.randn(8, 16, 12, 12) * 0.01 + 10.0).contiguous(memory_format=torch.channels_last)
+    want = torch.ops.aten.native_batch_norm(x.double(), None, None, None, None, True, 0.1, 1e-5)
+    got = native.batch_norm_forward(x, None, None, None, None, 0.1, 1e-5)
+    assert torch.allclose(got[2].double(), want[2], rtol=1e-4)
+    assert torch.allclose(got[0].double(), want[0], atol=2e-3)
+
+
+@needs_kernels
+def test_batch_norm_forward_same_bits_for_any_thread_count():
+    x, gamma, beta, (rm, rv) = _bn_case((16, 24, 16, 12), torch.float32)
+    runs = []
+    for threads in (1, 2, 3, 8):
+        m, v = rm.clone(), rv.clone()
+        runs.append((*native.batch_norm_forward(x, gamma, beta, m, v, 0.1, 1e-5,
+                                                threads=threads), m, v))
+    for run in runs[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(run, runs[0]))
+
+
+@needs_kernels
+def test_batch_norm_forward_refuses_mismatched_sizes_and_passes_on_what_it_does_not_handle():
+    x, gamma, beta, (rm, rv) = _bn_case((2, 8, 3, 3), torch.float32)
+    call = native.batch_norm_forward
+    assert call(x.contiguous(), gamma, beta, rm, rv, 0.1, 1e-5) is None  # NCHW
+    assert call(x.half(), gamma, beta, rm, rv, 0.1, 1e-5) is None
+    assert call(x, gamma.double(), beta, rm, rv, 0.1, 1e-5) is None
+    assert call(x[:0], gamma, beta, rm, rv, 0.1, 1e-5) is None
+    assert call(x, gamma, beta, rm, rv, 1.5, 1e-5) is None
+    assert call(x, gamma, beta, rm, rv, 0.1, 0.0) is None
+    assert call(x, gamma, beta, torch.zeros(16)[::2], rv, 0.1, 1e-5) is None  # a strided view
+    wide = torch.zeros(1, native.FORWARD_MAX_CHANNELS + 1, 1, 2).contiguous(
+        memory_format=torch.channels_last)
+    assert call(wide, None, None, None, None, 0.1, 1e-5) is None
+    with pytest.raises(ValueError, match="do not fit"):
+        call(x, gamma[:5], beta, rm, rv, 0.1, 1e-5)
+    with pytest.raises(ValueError, match="do not fit"):  # a scale and a gamma at once
+        call(x, gamma, beta, rm, rv, 0.1, 1e-5, scale=torch.tensor(0.5))

@@ -80,8 +80,7 @@ class _Chain(torch.autograd.Function):
         p = _pointwise(r if dw is None else _depthwise(r, dw, w_dw), w_pw)
         del r
         # a scale (affine-free BatchNorm only) is BatchNorm's weight: the output comes scaled
-        weight = None if scale is None else scale.expand(p.shape[1]).contiguous()
-        out, mean, invstd = _batch_norm_updating_stats(p, bn, weight)
+        out, mean, invstd = _batch_norm_updating_stats(p, bn, scale=scale)
         if kept == "bn_input" and _output_recovers_input(gamma, beta):
             kept = ctx.kept = "affine_output"
         saved = {"output": out, "affine_output": out, "bn_input": p}.get(kept)
@@ -426,17 +425,25 @@ def _from_rows(m: Tensor, n: int, h: int, w: int) -> Tensor:
     return m.view(n, h, w, m.shape[1]).permute(0, 3, 1, 2)
 
 
-def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | None = None
-                               ) -> tuple[Tensor, Tensor, Tensor]:
+def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | None = None,
+                               scale: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """``bn(h)`` in training mode as nn.BatchNorm2d computes it (running statistics included),
     with the batch mean and inverse standard deviation its backward needs. ``weight`` replaces
-    an affine-free BatchNorm's absent weight (a per-channel scale of the output)."""
+    an affine-free BatchNorm's absent weight (a per-channel scale of the output); ``scale``, a
+    0-d tensor, does so with one value for every channel."""
     factor = 0.0 if bn.momentum is None else bn.momentum
     if bn.track_running_stats and bn.num_batches_tracked is not None:
         bn.num_batches_tracked.add_(1)
         if bn.momentum is None:
             factor = 1.0 / float(bn.num_batches_tracked)
-    weight = bn.weight if weight is None else weight
+    weight = bn.weight if weight is None and scale is None else weight
+    if _native_batch_norm(h):
+        done = native.batch_norm_forward(h, weight, bn.bias, bn.running_mean, bn.running_var,
+                                         factor, bn.eps, scale=scale)
+        if done is not None:
+            return done
+    if scale is not None:
+        weight = scale.expand(h.shape[1]).contiguous()
     if _pixel_groups(h):
         return _narrow_batch_norm(h, weight, bn.bias, bn.running_mean, bn.running_var, factor,
                                   bn.eps)
@@ -444,7 +451,22 @@ def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | N
                                             True, factor, bn.eps)
 
 
-# The forward's statistics below 16 channels: PyTorch's channels-last kernel collects them
+# BatchNorm's training forward by the C kernel (`native.batch_norm_forward`) from this many
+# elements, and on every tensor of fewer than 16 channels. Per call, PyTorch / C kernel (two
+# cores, channels-last, 2026-12-07, `python benchmarks/kernels.py --only batchnorm-forward`): at
+# [64, 16, 32, 32] 298 / 116 us, [64, 32, 16, 16] 101 / 63 us, [32, 16, 16, 16] 44 / 24 us,
+# [32, 8, 32, 32] 458 / 61 us, [1, 8, 32, 32] 21 / 13 us; even at [32, 32, 8, 8] (20 / 22 us)
+# and slower on small tensors of 16 channels and more ([1, 16, 16, 16] 10 / 12 us).
+NATIVE_BN_MIN_ELEMENTS = 100_000
+
+
+def _native_batch_norm(h: Tensor) -> bool:
+    """Whether BatchNorm's training forward of ``h`` goes to the C kernel where it applies."""
+    return h.dim() == 4 and (h.shape[1] < NARROW_CHANNELS or h.numel() >= NATIVE_BN_MIN_ELEMENTS)
+
+
+# Without the C kernel, the forward's statistics below 16 channels: PyTorch's channels-last
+# kernel collects them
 # slowly there (907 us at [32, 8, 32, 32] against 392 us taking pixel pairs as 16 channels and
 # normalising with the inference kernel, two cores, 2026-12-07; 315 against 143 us at
 # [8, 8, 32, 32]) but is faster on tiny tensors (47 against 113 us at [1, 8, 32, 32]).

@@ -1,15 +1,17 @@
 """genospec's C kernels: compiled once per machine with the system's C compiler, loaded with ctypes.
 
-Three kernels where PyTorch's are slow: for ``genospec.nn.depthwise``, the depthwise
+Four kernels where PyTorch's are slow: for ``genospec.nn.depthwise``, the depthwise
 convolution's weight gradient (``depthwise_weight_grad.c``) and its forward correlation on small
 tensors (``depthwise_forward.c``, which also serves the stride-1 input gradient); for
-``genospec.nn.recompute``, BatchNorm's backward from its output fused with the gradients of the
-1x1 convolution before it (``batch_norm_pointwise_backward.c``). The sources
-ship with the package; the first call compiles them (``cc -O3``, 5.2-6.3 s on the benchmark
-machine) into one library in the cache folder, under a name that hashes the sources, the compiler
-and the flags, written atomically so that processes building at once do not see each other's
-half-written files. The binary carries a generic and an x86-64-v3 (AVX2, FMA) version of its
-loops and picks one at load time, so a cache folder shared by different machines stays valid.
+``genospec.nn.recompute``, BatchNorm's training forward (``batch_norm_forward.c``) and its
+backward from its output fused with the gradients of the 1x1 convolution before it
+(``batch_norm_pointwise_backward.c``). The sources ship with the package; the first call
+compiles them (``cc -O3``, 5.2-6.3 s for three of them on the earlier benchmark machine, 3.8-4.3 s
+for the four on an AMD EPYC, importing torch included) into one library in the cache folder,
+under a name that hashes the sources, the compiler and the flags, written atomically so that
+processes building at once do not see each other's half-written files. The binary carries a
+generic and an x86-64-v3 (AVX2, FMA) version of its loops and picks one at load time, so a cache
+folder shared by different machines stays valid.
 
 Where no C compiler is found, the build fails, or ``GENOSPEC_NATIVE=0`` is set, `library` returns
 None and every caller keeps its PyTorch path: the kernels make training faster, never possible.
@@ -35,9 +37,10 @@ from torch import Tensor
 
 SOURCES = tuple(Path(__file__).with_name(name)
                 for name in ("depthwise_weight_grad.c", "depthwise_forward.c",
-                             "batch_norm_pointwise_backward.c"))
+                             "batch_norm_pointwise_backward.c", "batch_norm_forward.c"))
 HEADERS = (Path(__file__).with_name("vectors.h"),)  # included by the sources
-FLAGS = ("-O3", "-shared", "-fPIC", "-fopenmp", "-Wno-psabi")
+# -fno-math-errno: sqrt is the instruction, no libm call that could set errno
+FLAGS = ("-O3", "-shared", "-fPIC", "-fopenmp", "-fno-math-errno", "-Wno-psabi")
 BUILD_TIMEOUT_S = 120
 KERNELS = (3, 5, 7)  # the kernel sizes the C loops are written for
 # The batch is summed in at most this many fixed slices (the C source explains why): enough for
@@ -116,6 +119,10 @@ def library() -> ctypes.CDLL | None:
         fn = getattr(lib, f"genospec_bn_pointwise_backward_{real}")
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_void_p] * 12 + [ctypes.c_long] * 8 + [ctypes.c_int]
+        fn = getattr(lib, f"genospec_bn_forward_{real}")
+        fn.restype = ctypes.c_int
+        fn.argtypes = ([ctypes.c_void_p] * 9 + [ctypes.c_long] * 2 + [ctypes.c_double] * 2
+                       + [ctypes.c_long, ctypes.c_int])
     return lib
 
 
@@ -128,7 +135,8 @@ def failure() -> str | None:
 def status() -> str:
     """For a run's header: which C kernels run, or why none does."""
     if library() is not None:
-        return "C depthwise forward (small tensors) and weight gradient, fused BatchNorm-1x1 backward"
+        return ("C depthwise forward (small tensors) and weight gradient, BatchNorm forward, "
+                "fused BatchNorm-1x1 backward")
     reason = (_failure or "unknown").splitlines()[0]
     return f"PyTorch only ({reason[:117] + '...' if len(reason) > 120 else reason})"
 
@@ -301,3 +309,58 @@ def batch_norm_pointwise_backward(
         raise RuntimeError("BatchNorm and 1x1 convolution backward kernel refused its arguments")
     return (None if grad_d is None else grad_d.permute(0, 3, 1, 2), grad_w,
             None if affine is None else affine[:co], None if affine is None else affine[co:])
+
+
+# The BatchNorm forward keeps a slice's per-channel sums on the stack (the C source's MAX_CHANS)
+# and sums the rows in fixed slices, as the fused backward does.
+FORWARD_MAX_CHANNELS = 1024
+
+
+def batch_norm_forward(x: Tensor, weight: Tensor | None, bias: Tensor | None,
+                       running_mean: Tensor | None, running_var: Tensor | None, factor: float,
+                       eps: float, scale: Tensor | None = None, threads: int | None = None
+                       ) -> tuple[Tensor, Tensor, Tensor] | None:
+    """``torch.ops.aten.native_batch_norm(x, weight, bias, running_mean, running_var, True,
+    factor, eps)`` for a channels-last ``x``, from the C kernel (``batch_norm_forward.c``):
+    ``(output, batch mean, inverse standard deviation)``, the running statistics (where given)
+    moved in place with the unbiased variance. ``scale``, a 0-d tensor, stands for a weight
+    equal on every channel (``weight`` must then be None). None where the kernel does not apply
+    (no library; ``x`` not channels-last, not float32 or float64 on the CPU, or another dtype
+    than a per-channel tensor; more than `FORWARD_MAX_CHANNELS` channels; an empty batch;
+    ``factor`` outside [0, 1] or ``eps`` not above 0) and the caller keeps PyTorch's. The same
+    bits for any ``threads`` (default: PyTorch's intra-op thread count)."""
+    lib = library()
+    if lib is None or x.dim() != 4:
+        return None
+    n, chs, height, width = x.shape
+    dtype = x.dtype
+    channels = [t for t in (weight, bias, running_mean, running_var) if t is not None]
+    if (dtype not in (torch.float32, torch.float64) or x.device.type != "cpu"
+            or any(t.dtype != dtype or t.device.type != "cpu"
+                   for t in (*channels, *(() if scale is None else (scale,))))
+            or not x.is_contiguous(memory_format=torch.channels_last) or x.numel() == 0
+            or chs > FORWARD_MAX_CHANNELS or not 0.0 <= factor <= 1.0 or not eps > 0.0):
+        return None
+    if (any(t.shape != (chs,) for t in channels)
+            or (scale is not None and (scale.dim() != 0 or weight is not None))):
+        raise ValueError(f"BatchNorm forward: input {tuple(x.shape)} and per-channel "
+                         f"{[tuple(t.shape) for t in channels]} "
+                         f"{'with a scale ' if scale is not None else ''}do not fit")
+    if any(not t.is_contiguous() for t in (running_mean, running_var) if t is not None):
+        return None  # moved in place: no contiguous copy can stand for them
+    rows = n * height * width
+    slices = max(1, min(FUSED_SLICES, rows // FUSED_SLICE_ROWS))
+    weight, bias = (None if t is None else t.detach().contiguous() for t in (weight, bias))
+    scale = None if scale is None else scale.detach()
+    out = x.new_empty((n, height, width, chs))
+    stats = x.new_empty(2 * chs)
+    ptr = _address
+    fn = lib.genospec_bn_forward_f32 if dtype == torch.float32 else lib.genospec_bn_forward_f64
+    code = fn(ptr(x), ptr(weight), ptr(bias), ptr(scale), ptr(out), ptr(stats),
+              ptr(stats, chs), ptr(running_mean), ptr(running_var), rows, chs, float(eps),
+              float(factor), slices, threads or torch.get_num_threads())
+    if code == -2:
+        raise MemoryError("BatchNorm forward kernel: no memory for its scratch")
+    if code != 0:  # the C side checks the sizes again and refused them: a bug here
+        raise RuntimeError("BatchNorm forward kernel refused its arguments")
+    return out.permute(0, 3, 1, 2), stats[:chs], stats[chs:]
