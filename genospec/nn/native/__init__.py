@@ -352,15 +352,15 @@ def batch_norm_forward(x: Tensor, weight: Tensor | None, bias: Tensor | None,
     slices = max(1, min(FUSED_SLICES, rows // FUSED_SLICE_ROWS))
     weight, bias = (None if t is None else t.detach().contiguous() for t in (weight, bias))
     scale = None if scale is None else scale.detach()
-    out = x.new_empty((n, height, width, chs))
-    stats = x.new_empty(2 * chs)
+    out = torch.empty_like(x, memory_format=torch.channels_last)
+    mean, invstd = x.new_empty(chs), x.new_empty(chs)
     ptr = _address
     fn = lib.genospec_bn_forward_f32 if dtype == torch.float32 else lib.genospec_bn_forward_f64
-    code = fn(ptr(x), ptr(weight), ptr(bias), ptr(scale), ptr(out), ptr(stats),
-              ptr(stats, chs), ptr(running_mean), ptr(running_var), rows, chs, float(eps),
-              float(factor), slices, threads or torch.get_num_threads())
+    code = fn(ptr(x), ptr(weight), ptr(bias), ptr(scale), ptr(out), ptr(mean), ptr(invstd),
+              ptr(running_mean), ptr(running_var), rows, chs, float(eps), float(factor), slices,
+              threads or torch.get_num_threads())
     if code == -2:
         raise MemoryError("BatchNorm forward kernel: no memory for its scratch")
     if code != 0:  # the C side checks the sizes again and refused them: a bug here
         raise RuntimeError("BatchNorm forward kernel refused its arguments")
-    return out.permute(0, 3, 1, 2), stats[:chs], stats[chs:]
+    return out, mean, invstd

@@ -28,6 +28,9 @@
 #include "vectors.h"
 
 #define MAX_CHANS 1024 /* per-channel sums of a slice live on the stack */
+/* the call's scratch (the slices' sums, the coefficients) on the stack up to this many doubles
+ * (64 KiB), else from malloc */
+#define LOCAL_SCRATCH 8192
 
 typedef struct {
   const void *x, *gamma, *shift, *scale;
@@ -134,13 +137,12 @@ static int forward(int dbl, const void *x, const void *gamma, const void *shift,
       !(factor <= 1) || (gamma && scale))
     return -1;
   size_t real = dbl ? sizeof(double) : sizeof(float);
-  double *sum_part = malloc(sizeof(double) * (size_t)(blocks * 2 * chans + 2 * chans));
-  void *coef = malloc(real * (size_t)(2 * chans));
-  if (!sum_part || !coef) {
-    free(sum_part);
-    free(coef);
-    return -2;
-  }
+  double local[LOCAL_SCRATCH];
+  size_t need = (size_t)(blocks * 2 * chans + 2 * chans) + (size_t)(2 * chans);
+  int heap = need > LOCAL_SCRATCH;
+  double *sum_part = heap ? malloc(sizeof(double) * need) : local;
+  if (!sum_part) return -2;
+  void *coef = sum_part + blocks * 2 * chans + 2 * chans;
   double *sums = sum_part + blocks * 2 * chans;
   job_t job = {x, gamma, shift, scale, y, coef, sum_part, rows, chans, blocks};
   /* Shares PyTorch's OpenMP runtime (libgomp.so.1) as the other kernels do; a call too small to
@@ -165,8 +167,7 @@ static int forward(int dbl, const void *x, const void *gamma, const void *shift,
     if (dbl) normalise_d(&job, m0, m1);
     else normalise_f(&job, m0, m1);
   }
-  free(sum_part);
-  free(coef);
+  if (heap) free(sum_part);
   return 0;
 }
 
