@@ -154,11 +154,7 @@ static int forward(int dbl, const void *x, const void *gamma, const void *shift,
     if (dbl) sums_d(&job, m0, m1, sum_part + b * 2 * chans);
     else sums_f(&job, m0, m1, sum_part + b * 2 * chans);
   }
-  for (long e = 0; e < 2 * chans; e++) {
-    double s = 0;
-    for (long b = 0; b < blocks; b++) s += sum_part[b * 2 * chans + e];
-    sums[e] = s;
-  }
+  add_slice_sums(sum_part, blocks, 2 * chans, sums);
   if (dbl) stats_d(&job, sums, eps, factor, mean, invstd, running_mean, running_var);
   else stats_f(&job, sums, eps, factor, mean, invstd, running_mean, running_var);
   #pragma omp parallel for num_threads(team) schedule(static)

@@ -266,11 +266,7 @@ static int backward(int dbl, const void *g, const void *y, const void *d, const 
     if (dbl) sums_d(&job, m0, m1, sum_part + b * 2 * co);
     else sums_f(&job, m0, m1, sum_part + b * 2 * co);
   }
-  for (long e = 0; e < 2 * co; e++) {
-    double s = 0;
-    for (long b = 0; b < blocks; b++) s += sum_part[b * 2 * co + e];
-    sums[e] = s;
-  }
+  add_slice_sums(sum_part, blocks, 2 * co, sums);
   if (dbl) {
     coefs_d(&job, sums);
     affine_grads_d(&job, sums, g_gamma, g_shift);

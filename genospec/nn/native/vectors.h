@@ -11,6 +11,16 @@
 #define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define CLONES
+/* Fixed slices' per-channel sums (`blocks` rows of `width` doubles) added in slice order into
+ * out: the same bits whichever thread summed which slice. */
+INLINE void add_slice_sums(const double *part, long blocks, long width, double *out) {
+  for (long e = 0; e < width; e++) {
+    double s = 0;
+    for (long b = 0; b < blocks; b++) s += part[b * width + e];
+    out[e] = s;
+  }
+}
+
 #endif
 #define INLINE static inline __attribute__((always_inline))
 
@@ -30,5 +40,15 @@ INLINE void store_d(double *p, vd v) { memcpy(p, &v, sizeof v); }
   ROW(row3_d, double, vd, load_d, store_d, 4, 3)    \
   ROW(row5_d, double, vd, load_d, store_d, 4, 5)    \
   ROW(row7_d, double, vd, load_d, store_d, 4, 7)
+
+/* Fixed slices' per-channel sums (`blocks` rows of `width` doubles) added in slice order into
+ * out: the same bits whichever thread summed which slice. */
+INLINE void add_slice_sums(const double *part, long blocks, long width, double *out) {
+  for (long e = 0; e < width; e++) {
+    double s = 0;
+    for (long b = 0; b < blocks; b++) s += part[b * width + e];
+    out[e] = s;
+  }
+}
 
 #endif
