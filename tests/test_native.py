@@ -487,7 +487,7 @@ def _bn_case(shape, dtype, seed=0):
 def test_batch_norm_forward_matches_pytorch_in_float64(shape, kind):
     """Output, batch mean, inverse deviation and both running statistics (momentum and
     cumulative factors) as PyTorch's training-mode BatchNorm computes them, channel counts off
-    and on the vector width, a scale for every channel or neither."""
+    and on the vector width, a scale for every channel or neither; the output channels-last."""
     x, gamma, beta, (rm, rv) = _bn_case(shape, torch.float64)
     scale = torch.tensor(0.7, dtype=torch.float64) if kind == "scale" else None
     weight = gamma if kind == "affine" else scale.expand(shape[1]).contiguous() \
@@ -497,9 +497,12 @@ def test_batch_norm_forward_matches_pytorch_in_float64(shape, kind):
         want_rm, want_rv, got_rm, got_rv = rm.clone(), rv.clone(), rm.clone(), rv.clone()
         want = torch.ops.aten.native_batch_norm(x, weight, bias, want_rm, want_rv, True, factor,
                                                 1e-5)
+        versions = got_rm._version, got_rv._version
         got = native.batch_norm_forward(x, gamma if kind == "affine" else None, bias, got_rm,
                                         got_rv, factor, 1e-5, scale=scale)
         assert got[0].is_contiguous(memory_format=torch.channels_last)
+        # moved in place: their version counters say so, as after PyTorch's own update
+        assert got_rm._version > versions[0] and got_rv._version > versions[1]
         for a, b in zip((*got, got_rm, got_rv), (*want, want_rm, want_rv)):
             assert torch.allclose(a, b, rtol=1e-11, atol=1e-11)
 

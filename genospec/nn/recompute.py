@@ -453,10 +453,11 @@ def _batch_norm_updating_stats(h: Tensor, bn: nn.BatchNorm2d, weight: Tensor | N
 
 # BatchNorm's training forward by the C kernel (`native.batch_norm_forward`) from this many
 # elements, and on every tensor of fewer than 16 channels. Per call, PyTorch / C kernel (two
-# cores, channels-last, 2026-12-07, `python benchmarks/kernels.py --only batchnorm-forward`): at
-# [64, 16, 32, 32] 298 / 116 us, [64, 32, 16, 16] 101 / 63 us, [32, 16, 16, 16] 44 / 24 us,
-# [32, 8, 32, 32] 458 / 61 us, [1, 8, 32, 32] 21 / 13 us; even at [32, 32, 8, 8] (20 / 22 us)
-# and slower on small tensors of 16 channels and more ([1, 16, 16, 16] 10 / 12 us).
+# cores of an AMD EPYC, channels-last, 2026-12-07, `python benchmarks/kernels.py --only
+# batchnorm-forward`): at [64, 16, 32, 32] 309 / 120 us, [64, 32, 16, 16] 108 / 66 us,
+# [32, 16, 16, 16] 48 / 27 us, [32, 8, 32, 32] 440 / 47 us, [1, 8, 32, 32] 24 / 15 us; even at
+# [32, 32, 8, 8] (23 / 25 us) and slower on small tensors of 16 channels and more
+# ([1, 16, 16, 16] 12 / 14 us).
 NATIVE_BN_MIN_ELEMENTS = 100_000
 
 
@@ -466,10 +467,9 @@ def _native_batch_norm(h: Tensor) -> bool:
 
 
 # Without the C kernel, the forward's statistics below 16 channels: PyTorch's channels-last
-# kernel collects them
-# slowly there (907 us at [32, 8, 32, 32] against 392 us taking pixel pairs as 16 channels and
-# normalising with the inference kernel, two cores, 2026-12-07; 315 against 143 us at
-# [8, 8, 32, 32]) but is faster on tiny tensors (47 against 113 us at [1, 8, 32, 32]).
+# kernel collects them slowly there (907 us at [32, 8, 32, 32] against 392 us taking pixel pairs
+# as 16 channels and normalising with the inference kernel, two cores, 2026-12-07; 315 against
+# 143 us at [8, 8, 32, 32]) but is faster on tiny tensors (47 against 113 us at [1, 8, 32, 32]).
 NARROW_MIN_ELEMENTS = 65_536
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.autograd.graph import increment_version
 
 SOURCES = tuple(Path(__file__).with_name(name)
                 for name in ("depthwise_weight_grad.c", "depthwise_forward.c",
@@ -363,4 +364,7 @@ def batch_norm_forward(x: Tensor, weight: Tensor | None, bias: Tensor | None,
         raise MemoryError("BatchNorm forward kernel: no memory for its scratch")
     if code != 0:  # the C side checks the sizes again and refused them: a bug here
         raise RuntimeError("BatchNorm forward kernel refused its arguments")
+    for moved in (running_mean, running_var):  # written in place behind PyTorch's back: the
+        if moved is not None:  # version counter says so, as PyTorch's own in-place update would
+            increment_version(moved)
     return out, mean, invstd
