@@ -280,6 +280,17 @@ def test_reads_nothing_outside_its_tensors():
     assert int(done.stdout.split()[-1]) > 100
 
 
+@pytest.mark.skipif(native._compiler() is None, reason="no C compiler")
+def test_sources_build_without_the_x86_clones(tmp_path):
+    """The sources compile as clang, non-x86 machines and other compilers see them (no
+    target_clones): a helper placed on the wrong side of vectors.h's #if broke only that build,
+    which would leave those machines on PyTorch's path without a word."""
+    done = subprocess.run([*native._compiler(), *native.FLAGS, "-DGENOSPEC_NO_CLONES", "-Werror",
+                           *map(str, native.SOURCES), "-o", str(tmp_path / "generic.so")],
+                          capture_output=True, text=True, timeout=native.BUILD_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_cache_reuse_and_fallbacks(tmp_path, monkeypatch):
     """Built once per cache folder, atomically (no temporary file left); GENOSPEC_NATIVE=0 and a
     compiler that fails both leave the kernels off with the reason, and PyTorch's path runs."""

@@ -127,7 +127,7 @@ STATS(stats_f, float)
 STATS(stats_d, double)
 
 /* Returns 0; -1 for arguments outside what the loops handle (nothing is then written); -2 where
- * the call's scratch memory (the slices' sums, a few KiB) could not be allocated. */
+ * the call's scratch memory (the slices' sums, beyond LOCAL_SCRATCH) could not be allocated. */
 static int forward(int dbl, const void *x, const void *gamma, const void *shift,
                    const void *scale, void *y, void *mean, void *invstd, void *running_mean,
                    void *running_var, long rows, long chans, double eps, double factor,
@@ -136,7 +136,6 @@ static int forward(int dbl, const void *x, const void *gamma, const void *shift,
       threads < 1 || !x || !y || !mean || !invstd || !(eps > 0) || !(factor >= 0) ||
       !(factor <= 1) || (gamma && scale))
     return -1;
-  size_t real = dbl ? sizeof(double) : sizeof(float);
   double local[LOCAL_SCRATCH];
   size_t need = (size_t)(blocks * 2 * chans + 2 * chans) + (size_t)(2 * chans);
   int heap = need > LOCAL_SCRATCH;

@@ -7,20 +7,11 @@
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* GENOSPEC_NO_CLONES: the generic build only, as other compilers and machines get (tests) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(GENOSPEC_NO_CLONES)
 #define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define CLONES
-/* Fixed slices' per-channel sums (`blocks` rows of `width` doubles) added in slice order into
- * out: the same bits whichever thread summed which slice. */
-INLINE void add_slice_sums(const double *part, long blocks, long width, double *out) {
-  for (long e = 0; e < width; e++) {
-    double s = 0;
-    for (long b = 0; b < blocks; b++) s += part[b * width + e];
-    out[e] = s;
-  }
-}
-
 #endif
 #define INLINE static inline __attribute__((always_inline))
 
